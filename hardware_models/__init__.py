@@ -1,0 +1,1 @@
+"""Concrete physical systems, each a :class:`physnn.PhysicalLayer`."""
