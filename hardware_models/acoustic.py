@@ -1,0 +1,262 @@
+"""Acoustic cavity with nonlinear scatterers, fitted to real measurements.
+
+The PhyLL experiments (Momeni, Rahmani, Mallejac, del Hougne, Fleury, "Backpropagation-free
+training of deep physical neural networks", *Science* 382, 1297 (2023)) drive a reverberant
+acoustic cavity containing nonlinear scatterers with 20 input values and record 20 output
+values. The 10 000 measured pairs shipped with that work (``phyll_acoustic/x_data.csv``,
+``y_data.csv``) are the closest thing here to the device. :class:`AcousticCavity` is a small
+neural surrogate fitted to them, as the authors did, used as a black-box physical layer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from physnn.physical import PhysicalLayer
+
+from ._mlp import MLP, fit_mlp
+
+__all__ = ["AcousticCavity", "AcousticFit", "AcousticParams", "load_acoustic_measurements",
+           "variance_weighted_r2"]
+
+_SPLIT = (9000, 300, 700)  # train / validation / test rows, in file order after the blank row
+_CACHE: dict[tuple, tuple[MLP, AcousticFit, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def default_data_dir() -> Path:
+    """``$PHYSNN_DATA`` if set, else ``<repo>/../shared/data``."""
+    env = os.environ.get("PHYSNN_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def load_acoustic_measurements(path: str | os.PathLike | None = None
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """Load the measured acoustic input/output pairs.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Folder holding ``x_data.csv`` and ``y_data.csv`` (10 001 rows x 20 columns each, row 0
+        a blank measurement). Default: ``phyll_acoustic`` under :func:`default_data_dir`.
+
+    Returns
+    -------
+    x, y : ndarray, shape (10000, 20), float32
+        Inputs in [0, 1] and measured outputs, the blank row 0 dropped.
+    """
+    folder = Path(path) if path is not None else default_data_dir() / "phyll_acoustic"
+    fx, fy = folder / "x_data.csv", folder / "y_data.csv"
+    if not (fx.is_file() and fy.is_file()):
+        raise FileNotFoundError(
+            f"acoustic measurements not found: expected {fx} and {fy}. Pass path= or set "
+            "PHYSNN_DATA to the folder holding phyll_acoustic/ (the files are the PhyLL "
+            "repository's 'Experimental Data/Acoustic' x_data.csv and y_data.csv)")
+    x = np.loadtxt(fx, delimiter=",", dtype=np.float64)
+    y = np.loadtxt(fy, delimiter=",", dtype=np.float64)
+    if x.ndim != 2 or x.shape != y.shape or x.shape[1] != 20 or len(x) < sum(_SPLIT) + 1:
+        raise ValueError(
+            f"{folder}: expected two tables of >= {sum(_SPLIT) + 1} rows x 20 columns, got "
+            f"{x.shape} and {y.shape}")
+    return x[1:].astype(np.float32), y[1:].astype(np.float32)
+
+
+def variance_weighted_r2(pred: np.ndarray, target: np.ndarray) -> float:
+    r"""Variance-weighted coefficient of determination over all outputs.
+
+    .. math:: R^2 = 1 - \frac{\sum_{i,j} (\hat y_{ij} - y_{ij})^2}
+                             {\sum_{i,j} (y_{ij} - \bar y_j)^2}
+
+    (``sklearn.metrics.r2_score(..., multioutput="variance_weighted")``).
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    sse = np.sum((pred - target) ** 2)
+    sst = np.sum((target - target.mean(axis=0)) ** 2)
+    return float(1.0 - sse / sst)
+
+
+@dataclass(frozen=True)
+class AcousticFit:
+    """How well the surrogate reproduces the held-out measurements.
+
+    ``r2_test`` / ``r2_val``: variance-weighted R² of the surrogate on the 700 test / 300
+    validation rows (rows 9301..10000 / 9001..9300 of the files); ``r2_test_linear``: the same
+    for an affine least-squares fit on the 9000 training rows; ``r2_test_channel_mean``: the
+    unweighted mean over the 20 outputs of the per-output R².
+    """
+
+    r2_test: float
+    r2_val: float
+    r2_test_linear: float
+    r2_test_channel_mean: float
+    hidden: tuple[int, ...]
+    epochs: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class AcousticParams:
+    """Physical parameters of :class:`AcousticCavity` that may drift.
+
+    Parameters
+    ----------
+    input_gain : float
+        Gain of the drive chain (loudspeaker amplifier); the drive is ``clip(g x, 0, 1)``.
+    output_gain : float
+        Gain of the receive chain (microphone preamplifier).
+    noise : float
+        Measurement-noise level, in units of the surrogate's per-output residual standard
+        deviation on the validation rows (0: deterministic).
+    """
+
+    input_gain: float = 1.0
+    output_gain: float = 1.0
+    noise: float = 0.0
+
+
+def _fit(folder: Path, seed: int, hidden: tuple[int, ...], epochs: int):
+    x, y = load_acoustic_measurements(folder)
+    n_tr, n_va, _ = _SPLIT
+    xtr, ytr = x[:n_tr], y[:n_tr]
+    xva, yva = x[n_tr:n_tr + n_va], y[n_tr:n_tr + n_va]
+    xte, yte = x[n_tr + n_va:], y[n_tr + n_va:]
+    # Outputs span four decades of variance. Scaling each by sqrt(std_j * std_all) balances
+    # fidelity on the strong outputs (what variance-weighted R^2 measures) with the weak ones.
+    y_mean = ytr.mean(axis=0)
+    y_scale = np.sqrt(ytr.std(axis=0) * ytr.std()).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    model = fit_mlp(2.0 * xtr - 1.0, (ytr - y_mean) / y_scale, hidden=hidden, epochs=epochs,
+                    rng=rng, x_val=2.0 * xva - 1.0, t_val=(yva - y_mean) / y_scale)
+
+    def predict(xx: np.ndarray) -> np.ndarray:
+        return np.maximum(model(2.0 * xx - 1.0) * y_scale + y_mean, 0.0)
+
+    a_tr = np.c_[xtr, np.ones(len(xtr))]
+    w_lin = np.linalg.lstsq(a_tr, ytr, rcond=None)[0]
+    pred_te = predict(xte)
+    per_channel = 1.0 - ((pred_te - yte) ** 2).sum(0) / ((yte - yte.mean(0)) ** 2).sum(0)
+    fit = AcousticFit(
+        r2_test=variance_weighted_r2(pred_te, yte),
+        r2_val=variance_weighted_r2(predict(xva), yva),
+        r2_test_linear=variance_weighted_r2(np.c_[xte, np.ones(len(xte))] @ w_lin, yte),
+        r2_test_channel_mean=float(np.mean(per_channel)),
+        hidden=hidden, epochs=epochs, seed=seed,
+    )
+    resid_sd = (predict(xva) - yva).std(axis=0).astype(np.float32)
+    return model, fit, y_mean, y_scale, resid_sd
+
+
+class AcousticCavity(PhysicalLayer):
+    r"""Real acoustic cavity with nonlinear scatterers, as a surrogate fitted to measurements.
+
+    Example: ``layer = AcousticCavity.from_measurements(seed=0)``; ``y = layer(x)`` with
+    ``x`` of shape (batch, 20) in [0, 1].
+
+    Model. With the drive ``u = clip(g_in x, 0, 1)`` the output is
+
+    .. math:: y = g_{out} \max\!\big(0,\; \mu + s \odot f_\theta(2u - 1)\big) + \sigma\,\xi,
+
+    ``f_theta`` a tanh MLP (20 -> hidden -> hidden -> 20) fitted by Adam on 9000 measured
+    rows (300 rows for model selection, 700 held out), ``mu`` and ``s`` the output offsets and
+    scales of the training data, ``xi ~ N(0, 1)`` and ``sigma`` the ``noise`` parameter times
+    the per-output validation residual. Outputs are the measured amplitudes (0 .. ~2,
+    arbitrary units of the PhyLL data). :attr:`fit` reports the held-out R².
+
+    Parameters
+    ----------
+    model, fit, y_mean, y_scale, resid_sd
+        As built by :meth:`from_measurements`; use that constructor.
+    params : AcousticParams, optional
+        Drive / receive gains and measurement noise.
+    seed : int
+        Seed of the measurement-noise generator.
+    """
+
+    in_features = 20
+    out_features = 20
+
+    def __init__(self, model: MLP, fit: AcousticFit, y_mean: np.ndarray, y_scale: np.ndarray,
+                 resid_sd: np.ndarray, *, params: AcousticParams | None = None,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self._model = model
+        self.fit = fit
+        self._y_mean = y_mean
+        self._y_scale = y_scale
+        self.residual_std = resid_sd
+        self.seed = seed
+        self._rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+        self.params = params if params is not None else AcousticParams()
+        self._params_changed()
+
+    @classmethod
+    def from_measurements(
+        cls,
+        path: str | os.PathLike | None = None,
+        *,
+        seed: int = 0,
+        hidden: tuple[int, ...] = (64, 64),
+        epochs: int = 60,
+        params: AcousticParams | None = None,
+    ) -> AcousticCavity:
+        """Fit the surrogate to the measurements (about a second; cached in memory).
+
+        Parameters
+        ----------
+        path : path-like, optional
+            Folder with ``x_data.csv`` / ``y_data.csv``; default ``phyll_acoustic`` under
+            ``$PHYSNN_DATA`` or ``<repo>/../shared/data``.
+        seed : int
+            Seeds the fit (initialisation, minibatch order) and the measurement noise.
+        hidden : tuple of int
+            Hidden-layer widths of the MLP.
+        epochs : int
+            Training epochs over the 9000 training rows.
+        params : AcousticParams, optional
+            Initial physical parameters.
+        """
+        hidden = tuple(int(h) for h in hidden)
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {hidden}")
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        folder = Path(path) if path is not None else default_data_dir() / "phyll_acoustic"
+        folder = folder.resolve()
+        stats = tuple((f.stat().st_size, f.stat().st_mtime_ns)
+                      for f in (folder / "x_data.csv", folder / "y_data.csv") if f.is_file())
+        key = (str(folder), stats, int(seed), hidden, int(epochs))
+        if key not in _CACHE:
+            _CACHE[key] = _fit(folder, int(seed), hidden, int(epochs))
+        model, fit, y_mean, y_scale, resid_sd = _CACHE[key]
+        return cls(model, fit, y_mean, y_scale, resid_sd, params=params, seed=seed)
+
+    def _params_changed(self) -> None:
+        p = self.params
+        if not isinstance(p, AcousticParams):
+            raise TypeError(f"params must be AcousticParams, got {type(p).__name__}")
+        for name in ("input_gain", "output_gain", "noise"):
+            val = getattr(p, name)
+            if not (math.isfinite(val) and val >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {val}")
+
+    def _forward(self, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        p = self.params
+        u = np.clip(x * np.float32(p.input_gain), 0.0, 1.0)
+        y = np.maximum(self._model(2.0 * u - 1.0) * self._y_scale + self._y_mean, 0.0)
+        y = y * np.float32(p.output_gain)
+        if p.noise > 0:
+            rng = self._rng if rng is None else rng
+            y = y + np.float32(p.noise) * self.residual_std * rng.standard_normal(
+                y.shape, dtype=np.float32)
+        return y.astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return (f"AcousticCavity(in_features=20, out_features=20, hidden={self.fit.hidden}, "
+                f"r2_test={self.fit.r2_test:.4f}, seed={self.seed})")
