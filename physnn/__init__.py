@@ -3,14 +3,39 @@ backpropagating through the physics."""
 
 from __future__ import annotations
 
+from . import encoders, surrogate
 from .backends import BackendUnavailableError, available_backends, resolve_backend
 from .physical import PhysicalLayer
+from .spiking import (
+    ALIFState,
+    LIFState,
+    SynapticState,
+    alif,
+    lif,
+    lif_backward,
+    sltt_backward,
+    synaptic,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALIFState",
+    "LIFState",
+    "SynapticState",
+    "alif",
+    "encoders",
+    "lif",
+    "lif_backward",
+    "sltt_backward",
+    "surrogate",
+    "synaptic",
     "BackendUnavailableError",
     "PhysicalLayer",
     "available_backends",
     "resolve_backend",
 ]
+
+from .physical import CallableLayer, PhysicalQueryError  # noqa: E402
+
+__all__ += ["CallableLayer", "PhysicalQueryError"]

@@ -1,0 +1,1 @@
+"""Time-stepped cores. Private: the public wrappers validate, allocate and dispatch."""

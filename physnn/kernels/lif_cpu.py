@@ -1,0 +1,119 @@
+"""CPU drivers of the LIF family: ``numba.njit(parallel=True)``, batch rows in ``prange``,
+a contiguous inner loop over neurons. They assume valid input (see :mod:`physnn.spiking`).
+
+Layout: ``x[T, B, N]`` time-major, per-neuron parameters ``[N]``, state ``[B, N]`` (updated in
+place: the wrappers pass a copy). Each driver returns a ``[B]`` flag array that is set where
+the input held a non-finite value, so the wrapper can refuse it without a second pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import lif_update as U
+
+_jit = njit(cache=True, inline="always")
+lif_step = _jit(U.lif_step)
+synaptic_step = _jit(U.synaptic_step)
+alif_step = _jit(U.alif_step)
+surrogate_grad = _jit(U.surrogate_grad)
+lif_bptt_step = _jit(U.lif_bptt_step)
+
+
+@njit(parallel=True, cache=True)
+def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
+    T, B, N = x.shape
+    bad = np.zeros(B, dtype=np.bool_)
+    for b in prange(B):
+        st = state[b]
+        nonfinite = False
+        for t in range(T):
+            xt = x[t, b]
+            st_out = spikes[t, b]
+            for n in range(N):
+                xv = xt[n]
+                nonfinite |= not math.isfinite(xv)
+                s_new, rec, spk = lif_step(st[n], xv, beta[n], tau[n], thr[n], reset, conv)
+                st[n] = s_new
+                st_out[n] = spk
+                if record:
+                    membrane[t, b, n] = rec
+        bad[b] = nonfinite
+    return bad
+
+
+@njit(parallel=True, cache=True)
+def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record):
+    T, B, N = x.shape
+    bad = np.zeros(B, dtype=np.bool_)
+    for b in prange(B):
+        sy = syn[b]
+        me = mem[b]
+        nonfinite = False
+        for t in range(T):
+            for n in range(N):
+                xv = x[t, b, n]
+                nonfinite |= not math.isfinite(xv)
+                s_new, m_new, spk = synaptic_step(sy[n], me[n], xv, alpha[n], beta[n], thr[n],
+                                                  reset)
+                sy[n] = s_new
+                me[n] = m_new
+                spikes[t, b, n] = spk
+                if record:
+                    membrane[t, b, n] = m_new
+        bad[b] = nonfinite
+    return bad
+
+
+@njit(parallel=True, cache=True)
+def alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record):
+    T, B, N = x.shape
+    bad = np.zeros(B, dtype=np.bool_)
+    for b in prange(B):
+        vb = v[b]
+        ab = a[b]
+        nonfinite = False
+        for t in range(T):
+            for n in range(N):
+                xv = x[t, b, n]
+                nonfinite |= not math.isfinite(xv)
+                v_new, a_new, h, spk = alif_step(vb[n], ab[n], xv, beta[n], thr[n], gamma[n],
+                                                 rho[n], reset)
+                vb[n] = v_new
+                ab[n] = a_new
+                spikes[t, b, n] = spk
+                if record:
+                    membrane[t, b, n] = h
+        bad[b] = nonfinite
+    return bad
+
+
+@njit(parallel=True, cache=True)
+def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
+             grad_x, carry):
+    """Reverse-time LIF backward; ``carry[B, N]`` enters as the gradient from beyond the
+    last step (usually zeros) and leaves as the carry before step 0."""
+    T, B, N = grad_spikes.shape
+    for b in prange(B):
+        cb = carry[b]
+        for t in range(T - 1, -1, -1):
+            for n in range(N):
+                d, c = lif_bptt_step(cb[n], grad_spikes[t, b, n], membrane[t, b, n],
+                                     spikes[t, b, n],
+                                     beta[n], thr[n], kind, p, reset, conv, detach_reset)
+                grad_x[t, b, n] = d
+                cb[n] = c
+
+
+@njit(parallel=True, cache=True)
+def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
+    """Spatial-only (SLTT) backward of one or many steps: ``dx = g * sg'(u - thr)``."""
+    S, B, N = grad_spikes.shape
+    for b in prange(B):
+        for t in range(S):
+            for n in range(N):
+                grad_x[t, b, n] = grad_spikes[t, b, n] * surrogate_grad(
+                    membrane[t, b, n] - thr[n], kind, p)

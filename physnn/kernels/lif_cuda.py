@@ -1,0 +1,234 @@
+"""CUDA drivers of the LIF family (numba.cuda): one thread per neuron ``(b, n)``, the whole
+time loop inside one launch, state in registers. Imported only when the CUDA backend is used.
+
+The update rules are the ones in :mod:`physnn.kernels.lif_update`, compiled here as device
+functions; no rule is written twice. Arrays are numba device arrays (CuPy and PyTorch tensors
+are viewed through ``__cuda_array_interface__`` by the wrappers, without copies).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from . import lif_update as U
+
+_dev = cuda.jit(device=True)
+lif_step = _dev(U.lif_step)
+synaptic_step = _dev(U.synaptic_step)
+alif_step = _dev(U.alif_step)
+surrogate_grad = _dev(U.surrogate_grad)
+lif_bptt_step = _dev(U.lif_bptt_step)
+
+THREADS = 256
+
+
+def _grid(n: int) -> tuple[int, int]:
+    return max(1, (n + THREADS - 1) // THREADS), THREADS
+
+
+@cuda.jit
+def _lif_forward_kernel(x, beta, tau, thr, state, reset, conv, spikes, membrane, record, bad):
+    T, B, N = x.shape
+    i = cuda.grid(1)
+    if i >= B * N:
+        return
+    b = i // N
+    n = i - b * N
+    st = state[b, n]
+    be = beta[n]
+    ta = tau[n]
+    th = thr[n]
+    nonfinite = False
+    # Issue the next step's load before the dependent update of this step, so the memory
+    # latency overlaps the arithmetic (software pipelining by one step).
+    xv = x[0, b, n]
+    for t in range(T):
+        xn = x[t + 1, b, n] if t + 1 < T else xv
+        nonfinite |= not math.isfinite(xv)
+        st, rec, spk = lif_step(st, xv, be, ta, th, reset, conv)
+        spikes[t, b, n] = spk
+        if record:
+            membrane[t, b, n] = rec
+        xv = xn
+    state[b, n] = st
+    if nonfinite:
+        bad[b] = 1
+
+
+@cuda.jit
+def _synaptic_forward_kernel(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record,
+                             bad):
+    T, B, N = x.shape
+    i = cuda.grid(1)
+    if i >= B * N:
+        return
+    b = i // N
+    n = i - b * N
+    sy = syn[b, n]
+    me = mem[b, n]
+    nonfinite = False
+    for t in range(T):
+        xv = x[t, b, n]
+        nonfinite |= not math.isfinite(xv)
+        sy, me, spk = synaptic_step(sy, me, xv, alpha[n], beta[n], thr[n], reset)
+        spikes[t, b, n] = spk
+        if record:
+            membrane[t, b, n] = me
+    syn[b, n] = sy
+    mem[b, n] = me
+    if nonfinite:
+        bad[b] = 1
+
+
+@cuda.jit
+def _alif_forward_kernel(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record, bad):
+    T, B, N = x.shape
+    i = cuda.grid(1)
+    if i >= B * N:
+        return
+    b = i // N
+    n = i - b * N
+    vv = v[b, n]
+    aa = a[b, n]
+    nonfinite = False
+    for t in range(T):
+        xv = x[t, b, n]
+        nonfinite |= not math.isfinite(xv)
+        vv, aa, h, spk = alif_step(vv, aa, xv, beta[n], thr[n], gamma[n], rho[n], reset)
+        spikes[t, b, n] = spk
+        if record:
+            membrane[t, b, n] = h
+    v[b, n] = vv
+    a[b, n] = aa
+    if nonfinite:
+        bad[b] = 1
+
+
+@cuda.jit
+def _lif_bptt_kernel(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv,
+                     detach_reset, grad_x, carry):
+    T, B, N = grad_spikes.shape
+    i = cuda.grid(1)
+    if i >= B * N:
+        return
+    b = i // N
+    n = i - b * N
+    c = carry[b, n]
+    be = beta[n]
+    th = thr[n]
+    for k in range(T):
+        t = T - 1 - k
+        d, c = lif_bptt_step(c, grad_spikes[t, b, n], membrane[t, b, n], spikes[t, b, n],
+                             be, th, kind, p, reset, conv, detach_reset)
+        grad_x[t, b, n] = d
+    carry[b, n] = c
+
+
+@cuda.jit
+def _sltt_backward_kernel(grad_spikes, membrane, thr, kind, p, grad_x):
+    S, B, N = grad_spikes.shape
+    i = cuda.grid(1)
+    if i >= B * N:
+        return
+    b = i // N
+    n = i - b * N
+    th = thr[n]
+    for t in range(S):
+        grad_x[t, b, n] = grad_spikes[t, b, n] * surrogate_grad(membrane[t, b, n] - th, kind, p)
+
+
+# ----------------------------------------------------------------------------- host side
+
+
+def _dev_param(a: np.ndarray):
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
+def alloc_outputs(shape, spike_dtype, dtype, record):
+    spikes = cuda.device_array(shape, dtype=spike_dtype)
+    membrane = cuda.device_array(shape if record else (1, 1, 1), dtype=dtype)
+    return spikes, membrane
+
+
+def empty_like(x):
+    return cuda.device_array(x.shape, dtype=x.dtype)
+
+
+def state_copy(name, value, want, flat, dtype):
+    """A device copy of one state field as ``flat = (B, N)`` (zeros when ``value`` is None)."""
+    if value is None:
+        out = cuda.device_array(flat, dtype=dtype)
+        _fill_zero[_grid(flat[0] * flat[1])](out.reshape(flat[0] * flat[1]))
+        return out
+    if hasattr(value, "__cuda_array_interface__"):
+        arr = cuda.as_cuda_array(value)
+        if tuple(arr.shape) != tuple(want):
+            raise ValueError(f"{name} must have shape (batch, *features) = {tuple(want)}, "
+                             f"got {tuple(arr.shape)}")
+        if arr.dtype != dtype or not arr.is_c_contiguous():
+            raise TypeError(f"{name} must be a C-contiguous {dtype} array, got {arr.dtype}")
+        out = cuda.device_array(flat, dtype=dtype)
+        out.copy_to_device(arr.reshape(flat))
+        return out
+    host = np.asarray(value)
+    if host.shape != tuple(want):
+        raise ValueError(f"{name} must have shape (batch, *features) = {tuple(want)}, "
+                         f"got {host.shape}")
+    if not np.all(np.isfinite(host)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return cuda.to_device(np.ascontiguousarray(host, dtype=dtype).reshape(flat))
+
+
+@cuda.jit
+def _fill_zero(a):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = 0
+
+
+def _bad_flags(B):
+    bad = cuda.device_array(B, dtype=np.uint8)
+    _fill_zero[_grid(B)](bad)
+    return bad
+
+
+def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
+    T, B, N = x.shape
+    bad = _bad_flags(B)
+    _lif_forward_kernel[_grid(B * N)](x, _dev_param(beta), _dev_param(tau), _dev_param(thr),
+                                      state, reset, conv, spikes, membrane, record, bad)
+    return bad
+
+
+def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record):
+    T, B, N = x.shape
+    bad = _bad_flags(B)
+    _synaptic_forward_kernel[_grid(B * N)](x, _dev_param(alpha), _dev_param(beta),
+                                           _dev_param(thr), syn, mem, reset, spikes, membrane,
+                                           record, bad)
+    return bad
+
+
+def alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record):
+    T, B, N = x.shape
+    bad = _bad_flags(B)
+    _alif_forward_kernel[_grid(B * N)](x, _dev_param(beta), _dev_param(thr), _dev_param(gamma),
+                                       _dev_param(rho), v, a, reset, spikes, membrane, record,
+                                       bad)
+    return bad
+
+
+def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
+             grad_x, carry):
+    T, B, N = grad_spikes.shape
+    _lif_bptt_kernel[_grid(B * N)](grad_spikes, membrane, spikes, _dev_param(beta),
+                                   _dev_param(thr), kind, p, reset, conv, detach_reset, grad_x,
+                                   carry)
+
+
+def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
+    S, B, N = grad_spikes.shape
+    _sltt_backward_kernel[_grid(B * N)](grad_spikes, membrane, _dev_param(thr), kind, p, grad_x)
