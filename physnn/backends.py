@@ -99,5 +99,7 @@ def resolve_backend(backend: str) -> str:
         )
     b = _REGISTRY[backend]
     if not b.is_available():
-        raise BackendUnavailableError(f"backend {backend!r} is not available: {b.why_unavailable()}")
+        raise BackendUnavailableError(
+            f"backend {backend!r} is not available: {b.why_unavailable()}"
+        )
     return backend
