@@ -1,6 +1,7 @@
 """Concrete physical systems, each a :class:`physnn.PhysicalLayer`."""
 
 from .acoustic import AcousticCavity, AcousticFit, AcousticParams, load_acoustic_measurements
+from .microwave import MicrowaveCavity, MicrowaveParams
 from .optical import Camera, OpticalParams, OpticalSpeckle
 
 __all__ = [
@@ -8,6 +9,8 @@ __all__ = [
     "AcousticFit",
     "AcousticParams",
     "Camera",
+    "MicrowaveCavity",
+    "MicrowaveParams",
     "OpticalParams",
     "OpticalSpeckle",
     "load_acoustic_measurements",
