@@ -39,3 +39,10 @@ __all__ = [
 from .physical import CallableLayer, PhysicalQueryError  # noqa: E402
 
 __all__ += ["CallableLayer", "PhysicalQueryError"]
+
+from . import data, learning, optim  # noqa: E402
+from .layers import Linear, LinearParams  # noqa: E402
+from .nets import Block, PhysicalLayerError, PhysicalNetwork  # noqa: E402
+
+__all__ += ["Block", "Linear", "LinearParams", "PhysicalLayerError", "PhysicalNetwork", "data",
+            "learning", "optim"]

@@ -1,0 +1,202 @@
+"""Data set loaders: scikit-learn digits, the vowel formant and audio sets, and Fashion-MNIST
+(the acoustic measurements are read by :mod:`hardware_models.acoustic`).
+
+Files are read where they lie, never copied. The shared data folder is, in order: the
+``path`` argument, the ``PHYSNN_DATA`` environment variable, ``../shared/data`` beside the
+repository root. Fashion-MNIST comes from the distribution package ``dataset-fashion-mnist``
+(``/usr/share/datasets/fashion-mnist``).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "FASHION_MNIST_DIR",
+    "FORMANT_VOWELS",
+    "Split",
+    "VowelAudio",
+    "data_dir",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_formants",
+    "load_vowel_audio",
+    "stratified_split",
+]
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: Vowel classes of ``hillenbrand_formants_women7.csv``, in label order.
+FORMANT_VOWELS = ("ae", "ah", "aw", "er", "ih", "iy", "uw")
+
+
+class Split(NamedTuple):
+    """A train / test split: ``(x_train, y_train, x_test, y_test)``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """Resolve the shared data folder (argument, ``PHYSNN_DATA``, ``../shared/data``)."""
+    if path is not None:
+        p = Path(path)
+    elif os.environ.get("PHYSNN_DATA"):
+        p = Path(os.environ["PHYSNN_DATA"])
+    else:
+        p = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return p
+
+
+def _file(name: str, path: str | os.PathLike | None) -> Path:
+    folder = data_dir(path)
+    f = folder / name
+    if not f.is_file():
+        raise FileNotFoundError(
+            f"{name} not found in {folder}; pass path=<folder holding it> or set the "
+            "PHYSNN_DATA environment variable to the shared data folder")
+    return f
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1797 8x8 handwritten digits (bundled, no download).
+
+    Returns
+    -------
+    x : ndarray, shape (1797, 64), float32
+        Pixel intensities scaled to [0, 1] (raw values 0..16 divided by 16).
+    y : ndarray, shape (1797,), int64
+        Digit 0..9.
+    """
+    try:
+        from sklearn.datasets import load_digits as _sk_digits
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError("load_digits needs scikit-learn: pip install scikit-learn "
+                          "(or the physnn 'test' extra)") from exc
+    d = _sk_digits()
+    return (d.data / 16.0).astype(np.float32), d.target.astype(np.int64)
+
+
+def load_formants(path: str | os.PathLike | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The 7-vowel, 12-formant task (``hillenbrand_formants_women7.csv``).
+
+    Returns
+    -------
+    x : ndarray, shape (258, 12), float64
+        F1..F3 at steady state and at 20 / 50 / 80 % of the vowel, in Hz.
+    y : ndarray, shape (258,), int64
+        Index into :data:`FORMANT_VOWELS`.
+    speakers : tuple of str
+        Speaker id of each token.
+    """
+    f = _file("hillenbrand_formants_women7.csv", path)
+    with open(f, newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, rows = rows[0], rows[1:]
+    if header[:3] != ["token", "speaker", "vowel"] or len(header) != 15:
+        raise ValueError(f"{f} does not have the expected columns token, speaker, vowel + 12")
+    x = np.array([[float(v) for v in r[3:]] for r in rows])
+    y = np.array([FORMANT_VOWELS.index(r[2]) for r in rows], dtype=np.int64)
+    return x, y, tuple(r[1] for r in rows)
+
+
+class VowelAudio(NamedTuple):
+    """Hillenbrand vowel recordings: a list of int16 waveforms and their labels."""
+
+    audio: list
+    speaker: np.ndarray
+    gender: np.ndarray
+    vowel: np.ndarray
+    sample_rate: int
+
+
+def load_vowel_audio(path: str | os.PathLike | None = None) -> VowelAudio:
+    """The 1116 Hillenbrand recordings (``hillenbrand_vowels_16k.npz``), 16 kHz int16."""
+    f = _file("hillenbrand_vowels_16k.npz", path)
+    with np.load(f) as z:
+        audio, off = z["audio"], z["offsets"]
+        rec = VowelAudio([audio[off[i]:off[i + 1]] for i in range(len(off) - 1)],
+                         z["speaker"], z["gender"], z["vowel"], int(z["sample_rate"]))
+    return rec
+
+
+def _read_idx(f: Path) -> np.ndarray:
+    with gzip.open(f, "rb") as fh:
+        raw = fh.read()
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08:
+        raise ValueError(f"{f} is not an unsigned-byte IDX file")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{f} is truncated: expected {np.prod(shape)} values, got {data.size}")
+    return data.reshape(shape)
+
+
+def load_fashion_mnist(path: str | os.PathLike | None = None, *, flatten: bool = False) -> Split:
+    """Fashion-MNIST from the IDX ``.gz`` files of the package ``dataset-fashion-mnist``.
+
+    Parameters
+    ----------
+    path : path, optional
+        Folder with the four IDX files; default ``/usr/share/datasets/fashion-mnist``.
+    flatten : bool, default False
+        Return images as (n, 784) instead of (n, 28, 28).
+
+    Returns
+    -------
+    Split
+        ``x_train`` (60000, 28, 28) and ``x_test`` (10000, 28, 28) float32 in [0, 1],
+        ``y_train``, ``y_test`` int64 class 0..9.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the files are missing; the message names the package to install.
+    """
+    folder = Path(path) if path is not None else FASHION_MNIST_DIR
+    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Fashion-MNIST files {missing} not found in {folder}; install them with "
+            "`apt-get install dataset-fashion-mnist` (files land in "
+            f"{FASHION_MNIST_DIR}) or pass path=<folder with the IDX .gz files>")
+    xtr, ytr, xte, yte = (_read_idx(folder / n) for n in names)
+    xtr = xtr.astype(np.float32) / 255.0
+    xte = xte.astype(np.float32) / 255.0
+    if flatten:
+        xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
+    return Split(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64))
+
+
+def stratified_split(y: np.ndarray, test_fraction: float, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a stratified random train / test split.
+
+    Each class contributes ``round(test_fraction * n_class)`` test samples.
+    Returns ``(train_idx, test_idx)``, each sorted.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    y = np.asarray(y)
+    test = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        k = int(round(test_fraction * idx.size))
+        test.append(rng.permutation(idx)[:k])
+    test_idx = np.sort(np.concatenate(test))
+    train_idx = np.setdiff1d(np.arange(y.size), test_idx)
+    return train_idx, test_idx

@@ -1,0 +1,25 @@
+"""Local learning rules for physical networks.
+
+Every learner follows one protocol: ``fit(net, x, y, *, epochs, rng, batch_size, eval_data,
+progress, callback, checkpoint) -> History``, ``update(net, x, y, *, rng) -> loss`` (one
+batch), ``predict(net, x)`` and ``evaluate(net, x, y) -> dict``.
+"""
+
+from __future__ import annotations
+
+from . import losses
+from ._base import EpochRecord, History, LocalLearner, load_checkpoint, overlay_labels
+from .phyll import ForwardForward, PhyLL
+from .readout import LocalReadout
+
+__all__ = [
+    "EpochRecord",
+    "ForwardForward",
+    "History",
+    "LocalLearner",
+    "LocalReadout",
+    "PhyLL",
+    "load_checkpoint",
+    "losses",
+    "overlay_labels",
+]

@@ -1,0 +1,377 @@
+"""What every local learner shares: the fit loop, history, accounting and checkpoints."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write_bytes
+from ..layers import LinearParams
+from ..nets import PhysicalNetwork
+from ..optim import SGD, Adam
+
+__all__ = ["EpochRecord", "History", "LocalLearner", "load_checkpoint", "overlay_labels"]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Numbers of one finished epoch (cumulative counters count from the start of ``fit``).
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch number.
+    loss : float
+        Mean local loss over the epoch's batches and blocks.
+    eval_accuracy : float
+        Accuracy on ``eval_data`` after the epoch (NaN when none was given).
+    queries : int
+        Physical queries spent on training so far (samples sent through physical layers).
+    macs : int
+        Digital multiply-accumulates spent on training so far (matrix products only).
+    wall_s : float
+        Training wall time so far in seconds (evaluation excluded).
+    """
+
+    epoch: int
+    loss: float
+    eval_accuracy: float
+    queries: int
+    macs: int
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-epoch records of one ``fit`` call."""
+
+    records: tuple[EpochRecord, ...]
+
+    def __getattr__(self, name: str) -> list:
+        if name.startswith("_") or name not in EpochRecord.__dataclass_fields__:
+            raise AttributeError(name)
+        return [getattr(r, name) for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def as_dict(self) -> dict[str, list]:
+        """Column-wise plain lists, ready for JSON."""
+        return {k: [asdict(r)[k] for r in self.records] for k in EpochRecord.__dataclass_fields__}
+
+
+def overlay_labels(x: np.ndarray, labels: np.ndarray, num_classes: int, *,
+                   mode: str = "prepend") -> np.ndarray:
+    """Write a one-hot label into the input, as Forward-Forward does.
+
+    The first ``num_classes`` entries are zeroed and entry ``labels[i]`` is set to
+    :math:`\\max_j |x_{ij}|` (1 for an all-zero row). With ``mode="prepend"`` these
+    ``num_classes`` entries are added in front of ``x`` (width ``d + K``); with
+    ``mode="replace"`` they overwrite the first ``K`` features (width ``d``).
+    """
+    x = np.asarray(x)
+    labels = np.asarray(labels)
+    if mode not in ("prepend", "replace"):
+        raise ValueError(f"mode must be 'prepend' or 'replace', got {mode!r}")
+    if mode == "replace" and x.shape[1] < num_classes:
+        raise ValueError(f"mode='replace' needs at least num_classes={num_classes} features, "
+                         f"x has {x.shape[1]}")
+    peak = np.abs(x).max(axis=1)
+    peak = np.where(peak > 0, peak, 1.0).astype(x.dtype)
+    if mode == "prepend":
+        out = np.concatenate([np.zeros((x.shape[0], num_classes), x.dtype), x], axis=1)
+    else:
+        out = x.copy()
+        out[:, :num_classes] = 0
+    out[np.arange(x.shape[0]), labels] = peak
+    return out
+
+
+def _check_xy(net: PhysicalNetwork, x: Any, y: Any, width: int, name: str = "x"
+              ) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != width:
+        raise ValueError(f"{name} must have shape (n, {width}) for this network and learner, "
+                         f"got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"{name} must be a real array, got dtype {x.dtype}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be an integer array of shape ({x.shape[0]},), "
+                         f"got {y.dtype} {y.shape}")
+    if y.size and y.min() < 0:
+        raise ValueError("labels must be non-negative class indices")
+    return x.astype(net.blocks[0].digital.dtype, copy=False), y.astype(np.int64, copy=False)
+
+
+def _params_to_arrays(prefix: str, p: tuple) -> dict[str, np.ndarray]:
+    return {f"{prefix}_{k}": np.asarray(v) for k, v in p._asdict().items()}
+
+
+def load_checkpoint(path: str | os.PathLike, net: PhysicalNetwork) -> dict[str, np.ndarray]:
+    """Load the digital parameters saved by ``fit(..., checkpoint=path)`` into ``net``.
+
+    Returns every array in the file (learner-specific entries included, e.g. ``xi_0``).
+    """
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    params = []
+    for i in range(len(net)):
+        try:
+            params.append(LinearParams(arrays[f"block{i}_weight"], arrays[f"block{i}_bias"]))
+        except KeyError as exc:
+            raise ValueError(f"checkpoint {path} has no parameters for block {i}") from exc
+    net.set_params(params)
+    return arrays
+
+
+class LocalLearner(ABC):
+    """Base of the local learners: subclasses implement ``_init_state``, ``_update`` and
+    ``_predict_batch``; this class runs the epochs, accounting and checkpoints.
+    """
+
+    def __init__(self, *, optimizer: Adam | SGD | None, inner_steps: int,
+                 num_classes: int | None) -> None:
+        if optimizer is None:
+            optimizer = Adam(1e-3)
+        if not hasattr(optimizer, "init") or not hasattr(optimizer, "step"):
+            raise TypeError("optimizer must be a physnn.optim optimizer (SGD or Adam), got "
+                            f"{type(optimizer).__name__}")
+        if not isinstance(inner_steps, int | np.integer) or inner_steps < 1:
+            raise ValueError(f"inner_steps must be a positive int, got {inner_steps!r}")
+        if num_classes is not None and (not isinstance(num_classes, int | np.integer)
+                                        or num_classes < 2):
+            raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
+        self.optimizer = optimizer
+        self.inner_steps = int(inner_steps)
+        self._fixed_classes = None if num_classes is None else int(num_classes)
+        self.num_classes: int | None = self._fixed_classes
+        self.state: Any = None
+        self._net_id: int | None = None
+        self.train_macs = 0
+        self._eval_queries = 0
+
+    # -- to implement ----------------------------------------------------------------------
+    @abstractmethod
+    def _init_state(self, net: PhysicalNetwork, rng: np.random.Generator) -> Any:
+        """Learner state for a freshly bound network (goodness vectors, heads, optimizers)."""
+
+    @abstractmethod
+    def _update(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray,
+                rng: np.random.Generator) -> tuple[float, tuple, Any, int]:
+        """One batch: return ``(loss, new block params, new state, digital MACs)``."""
+
+    @abstractmethod
+    def _predict_batch(self, net: PhysicalNetwork, x: np.ndarray,
+                       rng: np.random.Generator | None) -> np.ndarray:
+        """Predicted classes of one batch of valid inputs."""
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def input_width(self, data_features: int, num_classes: int) -> int:
+        """Width of the network input for data with ``data_features`` features."""
+        return data_features
+
+    # -- shared machinery ------------------------------------------------------------------
+    def _classes(self, net: PhysicalNetwork, y: Any) -> int:
+        if self.num_classes is not None and (self._net_id == id(net) or self._fixed_classes):
+            return self.num_classes
+        y = np.asarray(y)
+        if y.size == 0 or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError("labels must be a non-empty integer array")
+        return int(y.max()) + 1
+
+    def _data_width(self, net: PhysicalNetwork, k: int) -> int:
+        for w in range(net.in_features + 1):
+            if self.input_width(w, k) == net.in_features:
+                return w
+        raise ValueError(f"the network input width {net.in_features} cannot hold {k} classes "
+                         f"with this learner")
+
+    def _validate(self, net: PhysicalNetwork, x: Any, y: Any, name: str = "x"
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+        if not isinstance(net, PhysicalNetwork):
+            raise TypeError(f"net must be a physnn.PhysicalNetwork, got {type(net).__name__}")
+        k = self._classes(net, y)
+        x, y = _check_xy(net, x, y, self._data_width(net, k), name)
+        if y.size and y.max() >= k:
+            raise ValueError(f"labels must be < num_classes={k}, got {y.max()}")
+        return x, y, k
+
+    def _bind(self, net: PhysicalNetwork, k: int, rng: np.random.Generator) -> None:
+        if self._net_id != id(net) or self.state is None:
+            if k < 2:
+                raise ValueError("labels must contain at least two classes")
+            self.num_classes = k
+            for b in net.blocks:
+                if b.digital.params is None:
+                    b.digital.reset_parameters(rng)
+            self.state = self._init_state(net, rng)
+            self._net_id = id(net)
+
+    def _check_bound(self, net: PhysicalNetwork) -> None:
+        if self._net_id != id(net) or self.state is None:
+            raise RuntimeError("this learner has not been fitted on this network: call fit(net, "
+                               "...) first (the learner holds the per-block goodness vectors / "
+                               "readout heads)")
+
+    def update(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray, *,
+               rng: np.random.Generator) -> float:
+        """One training step on one batch; returns the batch's mean local loss.
+
+        The new parameters of all blocks are committed only when the whole batch succeeded:
+        if a physical layer fails (:class:`~physnn.nets.PhysicalLayerError`) the network and
+        the learner keep their previous parameters and state.
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        x, y, k = self._validate(net, x, y)
+        self._bind(net, k, rng)
+        loss, params, state, macs = self._update(net, x, y, rng)
+        if not np.isfinite(loss):
+            raise FloatingPointError("the local loss became NaN or infinite; lower the learning "
+                                     "rate or check the physical layer's output scale")
+        net.set_params(params)
+        self.state = state
+        self.train_macs += macs
+        return loss
+
+    def fit(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray, *, epochs: int,
+            rng: np.random.Generator, batch_size: int = 64,
+            eval_data: tuple[np.ndarray, np.ndarray] | None = None, progress: bool = True,
+            callback: Callable[[EpochRecord], None] | None = None,
+            checkpoint: str | os.PathLike | None = None) -> History:
+        """Train ``net`` for ``epochs`` passes over ``(x, y)`` in shuffled mini-batches.
+
+        Parameters
+        ----------
+        net : PhysicalNetwork
+        x : ndarray, shape (n, d)
+            Training inputs (for the goodness learners, before the label overlay).
+        y : ndarray of int, shape (n,)
+            Class labels ``0 .. K-1``.
+        epochs : int
+        rng : numpy.random.Generator
+            The only source of randomness: parameter init, goodness vectors, shuffling,
+            negative labels and the physical layers' noise.
+        batch_size : int, default 64
+        eval_data : (x, y), optional
+            Evaluated after every epoch (accuracy in the history; its queries are not counted
+            as training queries).
+        progress : bool, default True
+            A tqdm bar over epochs when standard error is a terminal.
+        callback : callable, optional
+            Called with each :class:`EpochRecord`.
+        checkpoint : path, optional
+            An ``.npz`` file rewritten atomically after every epoch with the parameters.
+
+        Returns
+        -------
+        History
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        if not isinstance(epochs, int | np.integer) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        x, y, k = self._validate(net, x, y)
+        if eval_data is not None:
+            ex, ey, _ = self._validate(net, *eval_data, name="eval_data x")
+        self._bind(net, k, rng)
+        from tqdm.auto import tqdm
+
+        show = bool(progress) and sys.stderr.isatty()
+        n = x.shape[0]
+        q0, m0 = self._train_queries(net), self.train_macs
+        wall = 0.0
+        records = []
+        bar = tqdm(range(1, int(epochs) + 1), disable=not show, desc=type(self).__name__,
+                   unit="epoch", leave=False)
+        for ep in bar:
+            t0 = time.perf_counter()
+            order = rng.permutation(n)
+            losses = []
+            for s in range(0, n, batch_size):
+                idx = order[s:s + batch_size]
+                losses.append(self.update(net, x[idx], y[idx], rng=rng))
+            wall += time.perf_counter() - t0
+            q_train = self._train_queries(net) - q0
+            acc = float("nan")
+            if eval_data is not None:
+                before = [b.physical.queries for b in net.blocks]
+                acc = float(np.mean(self.predict(net, ex, rng=rng) == ey))
+                self._eval_queries += sum(b.physical.queries - q for b, q in
+                                          zip(net.blocks, before, strict=True))
+            rec = EpochRecord(ep, float(np.mean(losses)), acc, int(q_train),
+                              int(self.train_macs - m0), wall)
+            records.append(rec)
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint, net, epoch=ep)
+            if show:
+                bar.set_postfix(loss=f"{rec.loss:.4f}", acc=f"{acc:.3f}")
+            if callback is not None:
+                callback(rec)
+        bar.close()
+        return History(tuple(records))
+
+    def _train_queries(self, net: PhysicalNetwork) -> int:
+        return net.queries - self._eval_queries
+
+    def save_checkpoint(self, path: str | os.PathLike, net: PhysicalNetwork, *,
+                        epoch: int = 0) -> None:
+        """Write the network's parameters and the learner's arrays to ``path`` (atomic)."""
+        arrays: dict[str, np.ndarray] = {"epoch": np.asarray(epoch)}
+        for i, p in enumerate(net.get_params()):
+            arrays.update(_params_to_arrays(f"block{i}", p))
+        arrays.update(self._state_arrays())
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+
+    def predict(self, net: PhysicalNetwork, x: np.ndarray, *,
+                rng: np.random.Generator | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Predicted class of every row of ``x`` (shape (n,), int64)."""
+        self._check_bound(net)
+        x = np.asarray(x)
+        x, _ = _check_xy(net, x, np.zeros(x.shape[0] if x.ndim else 0, np.int64),
+                         self._data_width(net, self.num_classes))
+        out = [self._predict_batch(net, x[s:s + batch_size], rng)
+               for s in range(0, x.shape[0], batch_size)]
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+    def evaluate(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray, *,
+                 rng: np.random.Generator | None = None) -> dict[str, float]:
+        """Accuracy on ``(x, y)`` and what inference cost.
+
+        Returns
+        -------
+        dict
+            ``accuracy`` (fraction), ``n``, ``queries`` (physical queries spent),
+            ``macs`` (digital multiply-accumulates spent), ``wall_s``.
+        """
+        self._check_bound(net)
+        x, y, _ = self._validate(net, x, y)
+        before = net.queries
+        t0 = time.perf_counter()
+        pred = self.predict(net, x, rng=rng)
+        wall = time.perf_counter() - t0
+        q = net.queries - before
+        self._eval_queries += q
+        return {"accuracy": float(np.mean(pred == y)), "n": int(y.size), "queries": int(q),
+                "macs": int(self.inference_macs(net, y.size)), "wall_s": wall}
+
+    def inference_macs(self, net: PhysicalNetwork, n: int) -> int:
+        """Digital multiply-accumulates to classify ``n`` samples."""
+        return int(n) * sum(b.digital.macs(1) for b in net.blocks)

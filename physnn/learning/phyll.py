@@ -1,0 +1,268 @@
+"""Model-free contrastive local learning of physical networks: PhyLL and Forward-Forward.
+
+Both rules train each block from its own cached physical measurement, never through the
+physics (Momeni et al., *Science* 2023; Hinton, 2022). For a batch :math:`(x_i, c_i)`:
+
+1. a negative label :math:`\\tilde c_i \\neq c_i` is drawn uniformly; the positive and the
+   negative input are the sample with its label overlaid (:func:`overlay_labels`);
+2. block :math:`\\ell` measures :math:`u = [P_\\ell(\\mathrm{encode}(h)); h]` once for the
+   :math:`2B` rows (:math:`2B` physical queries);
+3. ``inner_steps`` optimizer steps on :math:`(W_\\ell, b_\\ell)` minimise the block's local
+   loss of :math:`y = W_\\ell u + b_\\ell` on that cached :math:`u`;
+4. the next block reads :math:`h_{\\ell+1} = \\phi(y_\\ell)` computed with the new parameters.
+
+Inference overlays every candidate label, runs all blocks and picks
+:math:`\\arg\\max_c \\sum_\\ell G_\\ell(c)` (:math:`K` physical passes per sample).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import NamedTuple
+
+import numpy as np
+
+from ..layers import LinearParams
+from ..nets import PhysicalNetwork
+from ..optim import SGD, Adam
+from ._base import LocalLearner, overlay_labels
+from .losses import (
+    contrastive_loss,
+    cosine_goodness,
+    cosine_goodness_grad,
+    square_goodness,
+    square_goodness_grad,
+    threshold_loss,
+)
+
+__all__ = ["ForwardForward", "GoodnessState", "PhyLL"]
+
+
+class GoodnessState(NamedTuple):
+    """Learner state: per-block goodness vectors (PhyLL) and optimizer states."""
+
+    xi: tuple
+    opt_states: tuple
+
+
+class _GoodnessLearner(LocalLearner):
+    """Shared machinery of the contrastive (goodness-based) learners."""
+
+    def __init__(self, *, optimizer, inner_steps, overlay, num_classes) -> None:
+        super().__init__(optimizer=optimizer, inner_steps=inner_steps, num_classes=num_classes)
+        if overlay not in ("prepend", "replace"):
+            raise ValueError(f"overlay must be 'prepend' or 'replace', got {overlay!r}")
+        self.overlay = overlay
+
+    # per-rule pieces
+    @abstractmethod
+    def _goodness(self, i: int, y: np.ndarray) -> np.ndarray:
+        """Goodness of block ``i``'s outputs, shape (B,)."""
+
+    @abstractmethod
+    def _goodness_grad(self, i: int, y: np.ndarray, grad_g: np.ndarray) -> np.ndarray:
+        """Back-propagate ``grad_g`` (B,) through the goodness to ``y``."""
+
+    @abstractmethod
+    def _pair_loss(self, gp: np.ndarray, gn: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Loss of positive / negative goodness and its two gradients."""
+
+    @abstractmethod
+    def _next(self, y: np.ndarray) -> np.ndarray:
+        """The next block's input from this block's output."""
+
+    def input_width(self, data_features: int, num_classes: int) -> int:
+        """``d + K`` with ``overlay="prepend"``, ``d`` with ``overlay="replace"``."""
+        return data_features + (num_classes if self.overlay == "prepend" else 0)
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {f"xi_{i}": np.asarray(v) for i, v in enumerate(self.state.xi)}
+
+    def local_loss(self, i: int, linear, params: LinearParams, u_pos: np.ndarray,
+                   u_neg: np.ndarray) -> tuple[float, LinearParams]:
+        """Block ``i``'s local loss on cached inputs and its gradient w.r.t. ``params``.
+
+        Parameters
+        ----------
+        i : int
+            Block index (selects the block's goodness vector).
+        linear : Linear
+            The block's digital layer.
+        params : LinearParams
+        u_pos, u_neg : ndarray, shape (B, n)
+            Measured digital-layer inputs :math:`[z; h]` of the positive and negative rows.
+
+        Returns
+        -------
+        (float, LinearParams)
+            The loss and :math:`(\\partial L/\\partial W, \\partial L/\\partial b)`.
+        """
+        if u_pos.shape != u_neg.shape:
+            raise ValueError(f"u_pos and u_neg must have the same shape, got {u_pos.shape} and "
+                             f"{u_neg.shape}")
+        return self._loss_grad(i, linear, params, np.concatenate([u_pos, u_neg]), u_pos.shape[0])
+
+    def _loss_grad(self, i, linear, params, u, b):
+        y = linear.forward(u, params)
+        g = self._goodness(i, y)
+        loss, dgp, dgn = self._pair_loss(g[:b], g[b:])
+        gy = self._goodness_grad(i, y, np.concatenate([dgp, dgn]).astype(y.dtype, copy=False))
+        grads, _ = linear.backward(u, gy, params)
+        return loss, grads
+
+    def _update(self, net, x, y, rng):
+        k = self.num_classes
+        bsz = x.shape[0]
+        neg = (y + rng.integers(1, k, size=bsz)) % k
+        h = np.concatenate([overlay_labels(x, y, k, mode=self.overlay),
+                            overlay_labels(x, neg, k, mode=self.overlay)])
+        new_params, new_opt, losses, macs = [], [], [], 0
+        for i, blk in enumerate(net.blocks):
+            u = blk.measure(h, rng=rng)
+            lin, p, st = blk.digital, blk.digital.params, self.state.opt_states[i]
+            for step in range(self.inner_steps):
+                loss, grads = self._loss_grad(i, lin, p, u, bsz)
+                if step == 0:
+                    losses.append(loss)
+                p, st = self.optimizer.step(p, grads, st)
+            macs += (2 * self.inner_steps + 1) * lin.macs(2 * bsz)
+            h = self._next(lin.forward(u, p))
+            new_params.append(p)
+            new_opt.append(st)
+        return (float(np.mean(losses)), tuple(new_params),
+                GoodnessState(self.state.xi, tuple(new_opt)), macs)
+
+    def scores(self, net: PhysicalNetwork, x: np.ndarray, *,
+               rng: np.random.Generator | None = None) -> np.ndarray:
+        """Summed goodness :math:`S_{ic} = \\sum_\\ell G_\\ell(x_i \\oplus c)` for every class.
+
+        Returns shape (n, K); :meth:`predict` is its arg-max over ``c``.
+        """
+        self._check_bound(net)
+        k, n = self.num_classes, x.shape[0]
+        h = np.concatenate([overlay_labels(x, np.full(n, c), k, mode=self.overlay)
+                            for c in range(k)])
+        total = np.zeros(k * n)
+        for i, blk in enumerate(net.blocks):
+            yv = blk.digital.forward(blk.measure(h, rng=rng))
+            total += self._goodness(i, yv)
+            h = self._next(yv)
+        return total.reshape(k, n).T
+
+    def _predict_batch(self, net, x, rng):
+        return np.argmax(self.scores(net, x, rng=rng), axis=1)
+
+    def inference_macs(self, net: PhysicalNetwork, n: int) -> int:
+        """``K`` label hypotheses per sample, each a full pass through the digital layers."""
+        return int(n) * self.num_classes * sum(b.digital.macs(1) for b in net.blocks)
+
+
+class PhyLL(_GoodnessLearner):
+    """Physical local learning (Momeni et al., *Science* 2023) with the cosine goodness.
+
+    Block :math:`\\ell` has a fixed random unit vector :math:`\\xi_\\ell` (drawn from the fit
+    RNG) and goodness :math:`G_\\ell = \\cos(|y_\\ell|, \\xi_\\ell)`
+    (:func:`~physnn.learning.losses.cosine_goodness`); the local loss is
+
+    .. math:: L_\\ell = \\frac1B\\sum_i \\operatorname{softplus}\\big(-\\alpha(G^+_{\\ell,i}
+              - G^-_{\\ell,i})\\big)
+
+    and the next block reads :math:`h_{\\ell+1} = y_\\ell`.
+
+    Parameters
+    ----------
+    alpha : float, default 4.0
+        Sharpness :math:`\\alpha` of the pairwise loss (dimensionless).
+    inner_steps : int, default 10
+        Optimizer steps per batch on the cached physical measurement.
+    optimizer : SGD or Adam, default Adam(5e-4)
+    overlay : {"prepend", "replace"}, default "prepend"
+        How the label enters the input (see :func:`overlay_labels`).
+    num_classes : int, optional
+        Inferred from the training labels when omitted.
+    """
+
+    def __init__(self, alpha: float = 4.0, inner_steps: int = 10,
+                 optimizer: Adam | SGD | None = None, *, overlay: str = "prepend",
+                 num_classes: int | None = None) -> None:
+        super().__init__(optimizer=optimizer if optimizer is not None else Adam(5e-4),
+                         inner_steps=inner_steps, overlay=overlay, num_classes=num_classes)
+        if not np.isfinite(alpha) or alpha <= 0:
+            raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def _init_state(self, net, rng):
+        xi = []
+        for b in net.blocks:
+            v = rng.standard_normal(b.out_features)
+            xi.append((v / np.linalg.norm(v)).astype(b.digital.dtype))
+        return GoodnessState(tuple(xi), tuple(self.optimizer.init(b.digital.params)
+                                              for b in net.blocks))
+
+    def _goodness(self, i, y):
+        return cosine_goodness(y, self.state.xi[i])
+
+    def _goodness_grad(self, i, y, grad_g):
+        return cosine_goodness_grad(y, self.state.xi[i], grad_g)
+
+    def _pair_loss(self, gp, gn):
+        return contrastive_loss(gp, gn, self.alpha)
+
+    def _next(self, y):
+        return y
+
+    def __repr__(self) -> str:
+        return (f"PhyLL(alpha={self.alpha}, inner_steps={self.inner_steps}, "
+                f"optimizer={self.optimizer!r}, overlay={self.overlay!r})")
+
+
+class ForwardForward(_GoodnessLearner):
+    """Forward-Forward with Hinton's goodness, applied block by block to a physical network.
+
+    Goodness :math:`G = \\frac1m\\sum_j \\max(y_j,0)^2`
+    (:func:`~physnn.learning.losses.square_goodness`), threshold loss
+    :func:`~physnn.learning.losses.threshold_loss`, and length normalisation between blocks:
+    :math:`h_{\\ell+1} = a_\\ell / (\\|a_\\ell\\| + 10^{-8})`, :math:`a_\\ell = \\max(y_\\ell, 0)`.
+
+    Parameters
+    ----------
+    theta : float, default 2.0
+        Goodness threshold :math:`\\theta` (squared units of ``y``).
+    alpha : float, default 1.0
+        Sharpness of the loss.
+    inner_steps : int, default 10
+    optimizer : SGD or Adam, default Adam(1e-3)
+    overlay : {"prepend", "replace"}, default "prepend"
+    num_classes : int, optional
+    """
+
+    def __init__(self, theta: float = 2.0, alpha: float = 1.0, inner_steps: int = 10,
+                 optimizer: Adam | SGD | None = None, *, overlay: str = "prepend",
+                 num_classes: int | None = None) -> None:
+        super().__init__(optimizer=optimizer if optimizer is not None else Adam(1e-3),
+                         inner_steps=inner_steps, overlay=overlay, num_classes=num_classes)
+        if not np.isfinite(theta) or theta <= 0:
+            raise ValueError(f"theta must be a positive number, got {theta!r}")
+        if not np.isfinite(alpha) or alpha <= 0:
+            raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+        self.theta, self.alpha = float(theta), float(alpha)
+
+    def _init_state(self, net, rng):
+        return GoodnessState((), tuple(self.optimizer.init(b.digital.params) for b in net.blocks))
+
+    def _goodness(self, i, y):
+        return square_goodness(y)
+
+    def _goodness_grad(self, i, y, grad_g):
+        return square_goodness_grad(y, grad_g)
+
+    def _pair_loss(self, gp, gn):
+        return threshold_loss(gp, gn, self.theta, self.alpha)
+
+    def _next(self, y):
+        a = np.maximum(y, 0.0)
+        return a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-8)
+
+    def __repr__(self) -> str:
+        return (f"ForwardForward(theta={self.theta}, alpha={self.alpha}, inner_steps="
+                f"{self.inner_steps}, optimizer={self.optimizer!r}, overlay={self.overlay!r})")

@@ -1,0 +1,136 @@
+"""Single-pass local learning: every block trains its own linear classifier head.
+
+As in Mono-Forward, block :math:`\\ell` computes :math:`y_\\ell = W_\\ell u_\\ell + b_\\ell`
+from its cached measurement :math:`u_\\ell = [P_\\ell(\\mathrm{encode}(h_\\ell)); h_\\ell]`,
+the activity :math:`a_\\ell = \\max(y_\\ell, 0)` and the logits
+:math:`o_\\ell = V_\\ell a_\\ell + c_\\ell`, and minimises the cross-entropy of
+:math:`o_\\ell` with respect to :math:`(W_\\ell, b_\\ell, V_\\ell, c_\\ell)` only. The next
+block reads :math:`h_{\\ell+1} = a_\\ell`. Inference is one physical pass: the last block's
+head gives the class (no label overlay, so :math:`K` times fewer physical queries than
+:class:`~physnn.learning.PhyLL`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..layers import Linear, LinearParams
+from ..nets import PhysicalNetwork
+from ..optim import SGD, Adam
+from ._base import LocalLearner
+from .losses import softmax_cross_entropy
+
+__all__ = ["LocalReadout", "ReadoutState"]
+
+
+class ReadoutState(NamedTuple):
+    """Per-block readout heads ``(V, c)`` and the optimizer states of blocks and heads."""
+
+    heads: tuple
+    opt_states: tuple
+    head_opt_states: tuple
+
+
+class LocalReadout(LocalLearner):
+    """Local cross-entropy learning with a linear readout head per block.
+
+    Parameters
+    ----------
+    inner_steps : int, default 10
+        Optimizer steps per batch on the cached physical measurement.
+    optimizer : SGD or Adam, default Adam(1e-3)
+        Used for both the block and its head.
+    num_classes : int, optional
+        Inferred from the training labels when omitted.
+    """
+
+    def __init__(self, inner_steps: int = 10, optimizer: Adam | SGD | None = None, *,
+                 num_classes: int | None = None) -> None:
+        super().__init__(optimizer=optimizer if optimizer is not None else Adam(1e-3),
+                         inner_steps=inner_steps, num_classes=num_classes)
+
+    def _head(self, blk) -> Linear:
+        return Linear(blk.out_features, self.num_classes, dtype=blk.digital.dtype)
+
+    def _init_state(self, net, rng):
+        heads = tuple(self._head(b).reset_parameters(rng) for b in net.blocks)
+        return ReadoutState(heads, tuple(self.optimizer.init(b.digital.params) for b in net.blocks),
+                            tuple(self.optimizer.init(h) for h in heads))
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for i, h in enumerate(self.state.heads):
+            out[f"head{i}_weight"], out[f"head{i}_bias"] = np.asarray(h.weight), np.asarray(h.bias)
+        return out
+
+    def local_loss(self, linear: Linear, params: LinearParams, head: LinearParams,
+                   u: np.ndarray, labels: np.ndarray) -> tuple[float, LinearParams, LinearParams]:
+        """Cross-entropy of one block's head and its gradients.
+
+        With :math:`a = \\max(uW^\\top + b, 0)`, :math:`o = aV^\\top + c` and
+        :math:`g_o = \\partial L/\\partial o` from
+        :func:`~physnn.learning.losses.softmax_cross_entropy`:
+        :math:`\\partial L/\\partial V = g_o^\\top a`, :math:`\\partial L/\\partial c =
+        \\sum_i g_{o,i}`, :math:`g_y = (g_o V) \\odot [y > 0]`,
+        :math:`\\partial L/\\partial W = g_y^\\top u`, :math:`\\partial L/\\partial b =
+        \\sum_i g_{y,i}`.
+
+        Returns ``(loss, block gradients, head gradients)``.
+        """
+        y = linear.forward(u, params)
+        a = np.maximum(y, 0.0)
+        logits = a @ head.weight.T + head.bias
+        loss, go = softmax_cross_entropy(logits, labels)
+        go = go.astype(y.dtype, copy=False)
+        g_head = LinearParams(go.T @ a, go.sum(axis=0))
+        gy = (go @ head.weight) * (y > 0)
+        g_block, _ = linear.backward(u, gy, params)
+        return loss, g_block, g_head
+
+    def _update(self, net, x, y, rng):
+        bsz = x.shape[0]
+        h = x
+        new_p, new_h, new_os, new_hs, losses, macs = [], [], [], [], [], 0
+        for i, blk in enumerate(net.blocks):
+            u = blk.measure(h, rng=rng)
+            lin, p = blk.digital, blk.digital.params
+            hp, st = self.state.heads[i], self.state.opt_states[i]
+            hst = self.state.head_opt_states[i]
+            for step in range(self.inner_steps):
+                loss, gp, gh = self.local_loss(lin, p, hp, u, y)
+                if step == 0:
+                    losses.append(loss)
+                p, st = self.optimizer.step(p, gp, st)
+                hp, hst = self.optimizer.step(hp, gh, hst)
+            head_macs = bsz * blk.out_features * self.num_classes
+            macs += self.inner_steps * (2 * lin.macs(bsz) + 3 * head_macs) + lin.macs(bsz)
+            h = np.maximum(lin.forward(u, p), 0.0)
+            new_p.append(p)
+            new_h.append(hp)
+            new_os.append(st)
+            new_hs.append(hst)
+        return (float(np.mean(losses)), tuple(new_p),
+                ReadoutState(tuple(new_h), tuple(new_os), tuple(new_hs)), macs)
+
+    def logits(self, net: PhysicalNetwork, x: np.ndarray, *,
+               rng: np.random.Generator | None = None) -> np.ndarray:
+        """Logits of the last block's head, shape (n, K), from one physical pass."""
+        self._check_bound(net)
+        h = x
+        for blk in net.blocks:
+            h = np.maximum(blk.digital.forward(blk.measure(h, rng=rng)), 0.0)
+        head = self.state.heads[-1]
+        return h @ head.weight.T + head.bias
+
+    def _predict_batch(self, net, x, rng):
+        return np.argmax(self.logits(net, x, rng=rng), axis=1)
+
+    def inference_macs(self, net: PhysicalNetwork, n: int) -> int:
+        """One pass through every digital layer plus the last head."""
+        last = net.blocks[-1].out_features * self.num_classes
+        return int(n) * (sum(b.digital.macs(1) for b in net.blocks) + last)
+
+    def __repr__(self) -> str:
+        return f"LocalReadout(inner_steps={self.inner_steps}, optimizer={self.optimizer!r})"

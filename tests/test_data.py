@@ -1,0 +1,76 @@
+"""Dataset loaders: shapes, label sets, paths and the error when files are missing."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from physnn import data
+
+
+def test_digits():
+    x, y = data.load_digits()
+    assert x.shape == (1797, 64) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() == 1.0
+    assert set(np.unique(y)) == set(range(10))
+
+
+def test_formants(data_dir):
+    x, y, speakers = data.load_formants(data_dir)
+    assert x.shape == (258, 12)
+    assert np.bincount(y).tolist() == [37, 37, 37, 37, 37, 37, 36]
+    assert 200 < x[:, 0].min() and x[:, 2].max() < 4000  # Hz
+    assert len(speakers) == 258 and speakers[0].startswith("w")
+
+
+def test_vowel_audio(data_dir):
+    rec = data.load_vowel_audio(data_dir)
+    assert len(rec.audio) == 1116 == len(rec.vowel)
+    assert rec.sample_rate == 16000 and rec.audio[0].dtype == np.int16
+    assert 5274 <= min(len(a) for a in rec.audio)
+
+
+def test_data_dir_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("PHYSNN_DATA", str(tmp_path))
+    assert data.data_dir() == tmp_path
+    with pytest.raises(FileNotFoundError, match="PHYSNN_DATA"):
+        data.load_formants()
+
+
+def _idx(path, arr):
+    head = bytes([0, 0, 8, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(head + arr.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_reader_and_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
+        data.load_fashion_mnist(tmp_path)
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (3, 28, 28))
+    _idx(tmp_path / "train-images-idx3-ubyte.gz", imgs)
+    _idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([1, 2, 3]))
+    _idx(tmp_path / "t10k-images-idx3-ubyte.gz", imgs[:2])
+    _idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([9, 0]))
+    s = data.load_fashion_mnist(tmp_path, flatten=True)
+    assert s.x_train.shape == (3, 784) and s.x_test.shape == (2, 784)
+    np.testing.assert_allclose(s.x_train[0], imgs[0].ravel() / 255.0, rtol=1e-6)
+    assert s.y_test.tolist() == [9, 0]
+
+
+@pytest.mark.skipif(not data.FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist missing")
+def test_fashion_mnist_installed():
+    s = data.load_fashion_mnist()
+    assert s.x_train.shape == (60000, 28, 28) and s.x_test.shape == (10000, 28, 28)
+    assert np.bincount(s.y_test).tolist() == [1000] * 10
+
+
+def test_stratified_split():
+    y = np.repeat(np.arange(3), [10, 10, 5])
+    tr, te = data.stratified_split(y, 0.2, np.random.default_rng(0))
+    assert np.bincount(y[te]).tolist() == [2, 2, 1]
+    assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == 25
+    with pytest.raises(ValueError, match="test_fraction"):
+        data.stratified_split(y, 1.5, np.random.default_rng(0))

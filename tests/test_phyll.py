@@ -1,0 +1,243 @@
+"""Local learners on physical networks: learning, inference, accounting, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from phyll_toys import FailingLayer, SaturatingProjection
+
+from physnn.layers import Linear
+from physnn.learning import (
+    ForwardForward,
+    LocalReadout,
+    PhyLL,
+    load_checkpoint,
+    losses,
+    overlay_labels,
+)
+from physnn.nets import Block, PhysicalLayerError, PhysicalNetwork, abs_max_scale
+from physnn.optim import Adam
+from physnn.physical import PhysicalLayer
+
+K = 3
+
+
+def blobs(n_per=20, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(K, d) * 0.8 + 0.1
+    x = np.concatenate([c + 0.05 * rng.standard_normal((n_per, d)) for c in centres])
+    y = np.repeat(np.arange(K), n_per)
+    return x.clip(0, 1), y
+
+
+def make_net(learner, d=4, width=12, phys=None, seed=0):
+    n0 = learner.input_width(d, K)
+    p0 = phys if phys is not None else SaturatingProjection(n0, 16, seed=seed + 1)
+    return PhysicalNetwork([
+        Block(p0, Linear(16 + n0, width)),
+        Block(SaturatingProjection(width, 16, seed=seed + 2), Linear(16 + width, width),
+              encode=abs_max_scale),
+    ])
+
+
+LEARNERS = {
+    "phyll": lambda: PhyLL(alpha=4.0, inner_steps=5, optimizer=Adam(1e-2)),
+    "ff": lambda: ForwardForward(theta=0.5, inner_steps=5, optimizer=Adam(1e-2)),
+    "readout": lambda: LocalReadout(inner_steps=5, optimizer=Adam(1e-2)),
+}
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_learner_separates_a_tiny_problem(name):
+    learner = LEARNERS[name]()
+    x, y = blobs()
+    net = make_net(learner)
+    hist = learner.fit(net, x, y, epochs=30, batch_size=16, rng=np.random.default_rng(0),
+                       eval_data=(x, y), progress=False)
+    assert learner.evaluate(net, x, y)["accuracy"] == 1.0
+    assert hist.loss[-1] < hist.loss[0]
+    assert len(hist) == 30 and hist.eval_accuracy[-1] == 1.0
+
+
+def test_fit_is_reproducible_from_the_rng():
+    x, y = blobs()
+    outs = []
+    for _ in range(2):
+        learner = LEARNERS["phyll"]()
+        net = make_net(learner)
+        learner.fit(net, x, y, epochs=2, batch_size=16, rng=np.random.default_rng(7),
+                    progress=False)
+        outs.append(net[1].digital.params.weight.copy())
+    np.testing.assert_array_equal(*outs)
+
+
+@pytest.mark.parametrize("name", ["phyll", "ff"])
+def test_summed_goodness_inference_equals_brute_force(name):
+    learner = LEARNERS[name]()
+    x, y = blobs(n_per=5)
+    net = make_net(learner)
+    learner.fit(net, x, y, epochs=2, batch_size=8, rng=np.random.default_rng(0), progress=False)
+    pred = learner.predict(net, x)
+    for i in range(len(x)):
+        totals = []
+        for c in range(K):
+            h = np.concatenate([np.zeros(K), x[i]])
+            h[c] = np.abs(x[i]).max()
+            total = 0.0
+            for ell, blk in enumerate(net):
+                z = blk.physical.forward(blk.encode(h[None, :]))[0]
+                p = blk.digital.params
+                yv = p.weight @ np.concatenate([z, h]) + p.bias
+                if name == "phyll":
+                    xi = learner.state.xi[ell]
+                    g = np.abs(yv) @ xi / np.linalg.norm(yv)
+                    h = yv
+                else:
+                    a = np.maximum(yv, 0)
+                    g = np.mean(a**2)
+                    h = a / (np.linalg.norm(a) + 1e-8)
+                total += g
+            totals.append(total)
+        assert pred[i] == int(np.argmax(totals))
+
+
+def test_overlay_labels():
+    x = np.array([[0.2, -0.5, 0.1], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(overlay_labels(x, np.array([1, 0]), 2),
+                               [[0, 0.5, 0.2, -0.5, 0.1], [1, 0, 0, 0, 0]])
+    np.testing.assert_allclose(overlay_labels(x, np.array([0, 1]), 2, mode="replace"),
+                               [[0.5, 0, 0.1], [0, 1, 0]])
+    with pytest.raises(ValueError, match="mode"):
+        overlay_labels(x, np.array([0, 1]), 2, mode="append")
+
+
+class _Strict(PhysicalLayer):
+    """Records every attribute a caller reads; the physics lives in a closure."""
+
+    def __init__(self, n, m):
+        object.__setattr__(self, "accessed", set())
+        super().__init__()
+        self.in_features, self.out_features = n, m
+        inner = SaturatingProjection(n, m, seed=3)
+        self.__dict__["_physics"] = inner._forward
+
+    def __getattribute__(self, name):
+        object.__getattribute__(self, "accessed").add(name)
+        return object.__getattribute__(self, name)
+
+    def _forward(self, x, rng):
+        return self.__dict__["_physics"](x, rng)
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_learners_only_query_forward(name):
+    learner = LEARNERS[name]()
+    strict = _Strict(learner.input_width(4, K), 16)
+    net = make_net(learner, phys=strict)
+    x, y = blobs(n_per=4)
+    learner.fit(net, x, y, epochs=1, batch_size=6, rng=np.random.default_rng(0), progress=False)
+    learner.evaluate(net, x, y)
+    allowed = {"forward", "in_features", "out_features", "queries",  # the protocol
+               "_forward", "_queries", "_physics", "accessed", "__dict__"}  # base / test plumbing
+    extra = {a for a in strict.accessed if not (a.startswith("__") and a.endswith("__"))}
+    assert extra <= allowed, extra - allowed
+
+
+def test_query_and_mac_accounting():
+    x, y = blobs(n_per=10)
+    n = len(x)
+    for learner, per_sample_train, per_sample_eval in (
+            (LEARNERS["phyll"](), 2, K), (LEARNERS["readout"](), 1, 1)):
+        net = make_net(learner)
+        hist = learner.fit(net, x, y, epochs=2, batch_size=n, rng=np.random.default_rng(0),
+                           eval_data=(x, y), progress=False)
+        assert hist.queries == [per_sample_train * n * 2, per_sample_train * n * 2 * 2]
+        assert hist.macs[1] == 2 * hist.macs[0] > 0
+        ev = learner.evaluate(net, x, y)
+        assert ev["queries"] == per_sample_eval * n * 2
+        assert ev["macs"] == per_sample_eval * n * sum(b.digital.macs(1) for b in net) + (
+            0 if per_sample_eval == K else n * 12 * K)
+
+
+@pytest.mark.parametrize("mode", ["raise", "nan"])
+def test_failing_layer_keeps_last_good_parameters(mode):
+    learner = LEARNERS["phyll"]()
+    x, y = blobs(n_per=4)
+    n0 = learner.input_width(4, K)
+    bad = FailingLayer(16, 16, ok_queries=2 * 12, mode=mode)
+    net = PhysicalNetwork([Block(SaturatingProjection(n0, 16), Linear(16 + n0, 16)),
+                           Block(bad, Linear(32, 12))])
+    rng = np.random.default_rng(0)
+    learner.update(net, x, y, rng=rng)  # 24 queries on the second block: still good
+    good = net.get_params()
+    good_state = learner.state
+    with pytest.raises(PhysicalLayerError, match="disconnected" if mode == "raise" else "NaN"):
+        learner.update(net, x, y, rng=rng)
+    for a, b in zip(net.get_params(), good, strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)
+    assert learner.state is good_state
+
+
+def test_failure_during_fit_leaves_checkpoint_intact(tmp_path):
+    learner = LEARNERS["phyll"]()
+    x, y = blobs(n_per=4)  # 12 samples, one batch per epoch, 24 queries per block per epoch
+    n0 = learner.input_width(4, K)
+    net = PhysicalNetwork([Block(FailingLayer(n0, 16, ok_queries=24 + 10), Linear(16 + n0, 8))])
+    ck = tmp_path / "ck.npz"
+    snaps = []
+    with pytest.raises(PhysicalLayerError):
+        learner.fit(net, x, y, epochs=3, batch_size=12, rng=np.random.default_rng(0),
+                    checkpoint=ck, progress=False, callback=lambda r: snaps.append(ck.read_bytes()))
+    assert len(snaps) == 1 and ck.read_bytes() == snaps[0]
+    after_epoch_1 = net.get_params()
+    fresh = PhysicalNetwork([Block(SaturatingProjection(n0, 16), Linear(16 + n0, 8))])
+    arrays = load_checkpoint(ck, fresh)
+    assert int(arrays["epoch"]) == 1 and "xi_0" in arrays
+    np.testing.assert_array_equal(fresh[0].digital.params.weight, after_epoch_1[0].weight)
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.npz"]  # no temporary left behind
+
+
+def test_bad_input_is_named():
+    learner = LEARNERS["phyll"]()
+    x, y = blobs(n_per=4)
+    net = make_net(learner)
+    with pytest.raises(RuntimeError, match="fit"):
+        learner.evaluate(net, x, y)
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 4\)"):
+        learner.fit(net, x[:, :3], y, epochs=1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="NaN"):
+        learner.fit(net, np.full_like(x, np.nan), y, epochs=1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="labels"):
+        learner.fit(net, x, y.astype(float), epochs=1, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        learner.fit(net, x, y, epochs=1, rng=0)
+    with pytest.raises(ValueError, match="epochs"):
+        learner.fit(net, x, y, epochs=0, rng=np.random.default_rng(0))
+    assert net[0].digital.params is None  # nothing was initialised by the failed calls
+    with pytest.raises(ValueError, match="alpha"):
+        PhyLL(alpha=-1.0)
+    with pytest.raises(ValueError, match="inner_steps"):
+        PhyLL(inner_steps=0)
+
+
+def test_network_validation():
+    p = SaturatingProjection(4, 8)
+    with pytest.raises(ValueError, match="digital.in_features must be 12"):
+        Block(p, Linear(8, 3))
+    Block(p, Linear(8, 3), skip=False)
+    with pytest.raises(ValueError, match=r"blocks\[1\].in_features"):
+        PhysicalNetwork([Block(p, Linear(12, 5)), Block(p, Linear(12, 5))])
+    with pytest.raises(TypeError, match="PhysicalLayer"):
+        Block(lambda x: x, Linear(8, 3))
+
+
+def test_cosine_goodness_used_is_the_papers():
+    learner = LEARNERS["phyll"]()
+    x, y = blobs(n_per=3)
+    net = make_net(learner)
+    learner.fit(net, x, y, epochs=1, rng=np.random.default_rng(0), progress=False)
+    for xi in learner.state.xi:
+        np.testing.assert_allclose(np.linalg.norm(xi), 1.0, rtol=1e-6)
+    yv = np.random.default_rng(1).standard_normal((2, 12)).astype(np.float32)
+    np.testing.assert_allclose(learner._goodness(0, yv),
+                               losses.cosine_goodness(yv, learner.state.xi[0]))
