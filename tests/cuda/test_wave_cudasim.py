@@ -1,0 +1,94 @@
+"""The CUDA wave kernel under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1, own process)
+against the NumPy oracle, on tiny grids, with blocks smaller and larger than the grid."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.cudasim
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from wave_oracle import wave_oracle  # noqa: E402
+
+from physnn.wave import WaveMedium  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def wave_cuda():
+    from numba import config
+
+    if not config.ENABLE_CUDASIM:
+        pytest.skip("run with NUMBA_ENABLE_CUDASIM=1 in its own process")
+    from physnn.kernels import wave_cuda
+
+    return wave_cuda
+
+
+def _case(n_steps, batch, big_source=False):
+    rng = np.random.default_rng(5)
+    ny, nx = 9, 11
+    nonlinear = np.zeros((ny, nx), bool)
+    nonlinear[3:6, 4:8] = True
+    m = WaveMedium.build(1.0 + 0.3 * rng.random((ny, nx)), damping=0.02, nonlinear=nonlinear,
+                         c_nl=0.6, u_sat=0.4, u_max=1.5, absorb_width=2)
+    dt = 0.9 * m.max_dt
+    src = np.array([(4, 5), (2, 8)], np.int64)
+    prb = np.array([(4, 5), (6, 2), (7, 9)], np.int64)
+    f = rng.normal(0, 4, (n_steps, batch, 2)).astype(np.float32)
+    if big_source:
+        f[4, 1, 0] = 3e38
+    return m, dt, src, prb, f
+
+
+def _kernel_args(m, dt, src, prb, f, intensity):
+    dtf = np.float32(dt)
+    n_steps, batch, _ = f.shape
+    return [np.zeros((batch,) + m.shape, np.float32), np.zeros((batch,) + m.shape, np.float32),
+            (m.c * dtf / np.float32(m.h)).astype(np.float32),
+            (m.c_nl * dtf / np.float32(m.h)).astype(np.float32),
+            np.float32(m.u_max**2), (m.damping * dtf).astype(np.float32), m.inv_usat2,
+            src, (f * np.float32(dt * dt)).astype(np.float32), prb, intensity,
+            np.zeros((n_steps, batch, len(prb)), np.float32), np.full(batch, -1, np.int64)]
+
+
+@pytest.mark.parametrize("block", [(4, 3), (16, 16)])
+@pytest.mark.parametrize("intensity", [False, True])
+def test_cuda_matches_oracle(wave_cuda, block, intensity):
+    m, dt, src, prb, f = _case(7, 2)
+    args = _kernel_args(m, dt, src, prb, f, intensity)
+    wave_cuda.run_cuda(*args, block=block)
+    u_prev, u, out, blown = args[0], args[1], args[11], args[12]
+    ref, ref_prev, ref_u = wave_oracle(m.c, m.damping, m.c_nl, m.inv_usat2, m.u_max, m.h, dt,
+                                       f, src, prb, intensity=intensity)
+    assert np.all(blown == -1)
+    assert np.abs(ref).max() > 1e-3
+    # 7 steps (odd): the buffers end swapped, as in the CPU driver
+    tol = 1e-5 * np.abs(ref_u).max()
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(u_prev, ref_u, rtol=0, atol=tol)
+    np.testing.assert_allclose(u, ref_prev, rtol=0, atol=tol)
+
+
+# The simulator computes in NumPy scalars in its own threads (where np.errstate does not
+# reach): the overflow this test provokes on purpose shows up as a RuntimeWarning there.
+@pytest.mark.filterwarnings("ignore:.*overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:.*invalid value encountered:RuntimeWarning")
+def test_cuda_reports_the_step_where_the_field_blew_up(wave_cuda):
+    m, dt, src, prb, f = _case(12, 2, big_source=True)
+    args = _kernel_args(m, dt, src, prb, f, False)
+    wave_cuda.run_cuda(*args, block=(4, 3))
+    blown = args[12]
+    with np.errstate(over="ignore", invalid="ignore"):
+        first = None
+        for t in range(1, 13):
+            _, _, u = wave_oracle(m.c, m.damping, m.c_nl, m.inv_usat2, m.u_max, m.h, dt,
+                                  f[:t], src, prb)
+            if not np.all(np.isfinite(u[1])):
+                first = t - 1
+                break
+    assert first is not None
+    assert blown[0] == -1 and blown[1] == first
