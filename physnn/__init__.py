@@ -46,3 +46,8 @@ from .nets import Block, PhysicalLayerError, PhysicalNetwork  # noqa: E402
 
 __all__ += ["Block", "Linear", "LinearParams", "PhysicalLayerError", "PhysicalNetwork", "data",
             "learning", "optim"]
+
+from . import perturb  # noqa: E402
+from .perturb import Perturbed  # noqa: E402
+
+__all__ += ["Perturbed", "perturb"]
