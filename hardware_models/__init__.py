@@ -3,6 +3,7 @@
 from .acoustic import AcousticCavity, AcousticFit, AcousticParams, load_acoustic_measurements
 from .microwave import MicrowaveCavity, MicrowaveParams
 from .optical import Camera, OpticalParams, OpticalSpeckle
+from .spiking_substrate import SpikingParams, SpikingSubstrate
 
 __all__ = [
     "AcousticCavity",
@@ -13,5 +14,7 @@ __all__ = [
     "MicrowaveParams",
     "OpticalParams",
     "OpticalSpeckle",
+    "SpikingParams",
+    "SpikingSubstrate",
     "load_acoustic_measurements",
 ]
