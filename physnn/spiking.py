@@ -59,7 +59,18 @@ class ALIFState(NamedTuple):
 
 
 def _is_device_array(x: Any) -> bool:
-    return hasattr(x, "__cuda_array_interface__")
+    # numba device arrays (and the CUDA simulator's) say __cuda_ndarray__; CuPy / PyTorch
+    # CUDA tensors expose __cuda_array_interface__
+    return bool(getattr(x, "__cuda_ndarray__", False)) or hasattr(x, "__cuda_array_interface__")
+
+
+def _as_device(x: Any) -> Any:
+    """View a CUDA array as a numba device array, without copying."""
+    if getattr(x, "__cuda_ndarray__", False):
+        return x
+    from numba import cuda
+
+    return cuda.as_cuda_array(x)
 
 
 class _Input(NamedTuple):
@@ -74,9 +85,7 @@ def _check_input(x: Any, name: str, backend: str) -> _Input:
     """Validate a time-major array and view it as ``[T, B, N]``."""
     device = _is_device_array(x)
     if device:
-        from numba import cuda
-
-        arr = cuda.as_cuda_array(x)
+        arr = _as_device(x)
         contiguous = arr.is_c_contiguous()
     else:
         if not isinstance(x, np.ndarray):
@@ -536,9 +545,7 @@ def _snntorch_state_grad(delta0, u0, beta, thr, reset_c, inp):
 
 def _spikes_view(spikes: Any, inp: _Input) -> Any:
     if _is_device_array(spikes):
-        from numba import cuda
-
-        arr = cuda.as_cuda_array(spikes)
+        arr = _as_device(spikes)
     else:
         arr = np.asarray(spikes)
         if inp.backend == "cuda":

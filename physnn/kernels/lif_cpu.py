@@ -14,13 +14,17 @@ import numpy as np
 from numba import njit, prange
 
 from . import lif_update as U
+from ._compile import compile_rules
 
-_jit = njit(cache=True, inline="always")
-lif_step = _jit(U.lif_step)
-synaptic_step = _jit(U.synaptic_step)
-alif_step = _jit(U.alif_step)
-surrogate_grad = _jit(U.surrogate_grad)
-lif_bptt_step = _jit(U.lif_bptt_step)
+_rules = compile_rules(
+    [U.lif_step, U.synaptic_step, U.alif_step, U.surrogate_grad, U.lif_bptt_step],
+    njit(cache=True, inline="always"),
+)
+lif_step = _rules["lif_step"]
+synaptic_step = _rules["synaptic_step"]
+alif_step = _rules["alif_step"]
+surrogate_grad = _rules["surrogate_grad"]
+lif_bptt_step = _rules["lif_bptt_step"]
 
 
 @njit(parallel=True, cache=True)

@@ -14,13 +14,17 @@ import numpy as np
 from numba import cuda
 
 from . import lif_update as U
+from ._compile import compile_rules
 
-_dev = cuda.jit(device=True)
-lif_step = _dev(U.lif_step)
-synaptic_step = _dev(U.synaptic_step)
-alif_step = _dev(U.alif_step)
-surrogate_grad = _dev(U.surrogate_grad)
-lif_bptt_step = _dev(U.lif_bptt_step)
+_rules = compile_rules(
+    [U.lif_step, U.synaptic_step, U.alif_step, U.surrogate_grad, U.lif_bptt_step],
+    cuda.jit(device=True),
+)
+lif_step = _rules["lif_step"]
+synaptic_step = _rules["synaptic_step"]
+alif_step = _rules["alif_step"]
+surrogate_grad = _rules["surrogate_grad"]
+lif_bptt_step = _rules["lif_bptt_step"]
 
 THREADS = 256
 
@@ -163,8 +167,8 @@ def state_copy(name, value, want, flat, dtype):
         out = cuda.device_array(flat, dtype=dtype)
         _fill_zero[_grid(flat[0] * flat[1])](out.reshape(flat[0] * flat[1]))
         return out
-    if hasattr(value, "__cuda_array_interface__"):
-        arr = cuda.as_cuda_array(value)
+    if getattr(value, "__cuda_ndarray__", False) or hasattr(value, "__cuda_array_interface__"):
+        arr = value if getattr(value, "__cuda_ndarray__", False) else cuda.as_cuda_array(value)
         if tuple(arr.shape) != tuple(want):
             raise ValueError(f"{name} must have shape (batch, *features) = {tuple(want)}, "
                              f"got {tuple(arr.shape)}")

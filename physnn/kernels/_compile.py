@@ -1,0 +1,37 @@
+"""Compile plain-Python update rules for one target, keeping their calls to each other.
+
+An update rule that calls another rule (``lif_bptt_step`` calls ``surrogate_grad``) refers
+to it through its module globals, where it is a plain Python function that neither
+``numba.njit`` nor ``numba.cuda.jit`` can call. :func:`compile_rules` rebuilds each rule
+over a namespace in which the rules compiled before it are the compiled versions, so one
+source serves both targets (and the CUDA simulator, which runs the plain functions).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["compile_rules"]
+
+
+def compile_rules(rules: Sequence[Callable], jit: Callable[[Callable], Any]) -> dict[str, Any]:
+    """Compile ``rules`` (in dependency order: callees first) with the decorator ``jit``.
+
+    Returns a mapping from each rule's name to its compiled version.
+    """
+    if not rules:
+        return {}
+    namespace = dict(rules[0].__globals__)
+    compiled: dict[str, Any] = {}
+    for rule in rules:
+        if rule.__globals__ is not rules[0].__globals__:
+            raise ValueError("compile_rules: all rules must come from one module")
+        clone = types.FunctionType(rule.__code__, namespace, rule.__name__, rule.__defaults__,
+                                   rule.__closure__)
+        clone.__doc__ = rule.__doc__
+        clone.__qualname__ = rule.__qualname__
+        clone.__module__ = rule.__module__
+        compiled[rule.__name__] = namespace[rule.__name__] = jit(clone)
+    return compiled
