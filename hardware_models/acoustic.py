@@ -20,6 +20,7 @@ import numpy as np
 from physnn.physical import PhysicalLayer
 
 from ._mlp import MLP, fit_mlp
+from ._threads import one_blas_thread
 
 __all__ = ["AcousticCavity", "AcousticFit", "AcousticParams", "load_acoustic_measurements",
            "variance_weighted_r2"]
@@ -233,7 +234,8 @@ class AcousticCavity(PhysicalLayer):
                       for f in (folder / "x_data.csv", folder / "y_data.csv") if f.is_file())
         key = (str(folder), stats, int(seed), hidden, int(epochs))
         if key not in _CACHE:
-            _CACHE[key] = _fit(folder, int(seed), hidden, int(epochs))
+            with one_blas_thread():
+                _CACHE[key] = _fit(folder, int(seed), hidden, int(epochs))
         model, fit, y_mean, y_scale, resid_sd = _CACHE[key]
         return cls(model, fit, y_mean, y_scale, resid_sd, params=params, seed=seed)
 
@@ -249,7 +251,9 @@ class AcousticCavity(PhysicalLayer):
     def _forward(self, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         p = self.params
         u = np.clip(x * np.float32(p.input_gain), 0.0, 1.0)
-        y = np.maximum(self._model(2.0 * u - 1.0) * self._y_scale + self._y_mean, 0.0)
+        with one_blas_thread():
+            f = self._model(2.0 * u - 1.0)
+        y = np.maximum(f * self._y_scale + self._y_mean, 0.0)
         y = y * np.float32(p.output_gain)
         if p.noise > 0:
             rng = self._rng if rng is None else rng

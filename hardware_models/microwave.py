@@ -18,6 +18,8 @@ from scipy.special import hankel2
 
 from physnn.physical import PhysicalLayer
 
+from ._threads import one_blas_thread
+
 __all__ = ["MicrowaveCavity", "MicrowaveParams"]
 
 
@@ -186,6 +188,10 @@ class MicrowaveCavity(PhysicalLayer):
             * np.ones((1, n_a - 2))], axis=1)                                    # (F, n_a)
         self._inv_on = self._inv_alpha(self.frequencies, self._F_ON * scale, self._CHI_RIS, 0.0)
         self._inv_off = self._inv_alpha(self.frequencies, self._F_OFF * scale, self._CHI_RIS, 0.0)
+        with one_blas_thread():
+            self._precompute(k, dist, off, inv_fixed, n_a, n_r)
+
+    def _precompute(self, k, dist, off, inv_fixed, n_a, n_r) -> None:
         nf = len(k)
         s0 = np.empty((nf, n_r, n_r), dtype=np.complex128)
         u = np.empty((nf, n_r, 2), dtype=np.complex128)
@@ -203,7 +209,6 @@ class MicrowaveCavity(PhysicalLayer):
             u[i] = a_inv_ar[:2].T                                    # (W_RA W_AA^-1)[:, ports]
             g_pp[i] = a_inv_pp[:2]
         self._s0, self._u, self._g_pp = s0, u, g_pp
-        self._w_full_cache = None
 
     def states(self, x: np.ndarray) -> np.ndarray:
         """Binary metasurface states (uint8, shape (batch, n_elements)) for inputs ``x``."""
@@ -240,10 +245,13 @@ class MicrowaveCavity(PhysicalLayer):
             mat = np.broadcast_to(self._s0, (len(s), *self._s0.shape)).copy()  # (B, F, R, R)
             idx = np.arange(self.n_elements)
             mat[..., idx, idx] += diag
-            x = np.linalg.solve(mat, np.broadcast_to(self._u, mat.shape[:2] + self._u.shape[1:]))
-            winv_pp = self._g_pp[None] + np.swapaxes(self._u, -1, -2)[None] @ x
+            with one_blas_thread():
+                x = np.linalg.solve(mat, np.broadcast_to(self._u,
+                                                         mat.shape[:2] + self._u.shape[1:]))
+                winv_pp = self._g_pp[None] + np.swapaxes(self._u, -1, -2)[None] @ x
         elif method == "dense":
-            winv_pp = self._dense_winv_pp(diag)
+            with one_blas_thread():
+                winv_pp = self._dense_winv_pp(diag)
         else:
             raise ValueError(f"method must be 'schur' or 'dense', got {method!r}")
         return self._w_ports[None, :, :, None] * winv_pp
