@@ -1,0 +1,56 @@
+"""``physnn bench wave`` on a tiny problem: the record's layout and the peers' agreement."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from physnn.bench import wave as bench_wave
+from physnn.cli import main
+
+
+def test_bench_wave_writes_the_record(tmp_path, capsys):
+    path = tmp_path / "wave.json"
+    assert main(["bench", "wave", "--quick", "--batch", "2", "--steps", "30", "--repeats", "1",
+                 "--json", str(path)]) == 0
+    rec = json.loads(path.read_text())
+    assert set(rec) >= {"workload", "device", "results"}
+    assert rec["workload"]["batch"] == 2 and rec["workload"]["steps"] == 30
+    res = rec["results"]
+    assert list(res)[:4] == ["physnn-cpu", "numpy-vectorised", "torch-cpu", "jax-cpu"]
+    assert res["physnn-cpu"] > 0 and res["numpy-vectorised"] > 0 and res["bandwidth-floor"] > 0
+    for name in ("torch-cpu", "jax-cpu"):
+        if res[name] is None:
+            assert rec["notes"][name].startswith("skipped")
+        else:
+            assert "agree" in rec["notes"][name]
+    assert "agree" in rec["notes"]["numpy-vectorised"]
+    assert "physnn-cpu" in capsys.readouterr().out
+
+
+def test_numpy_peer_matches_physnn():
+    from physnn.wave import simulate_wave
+
+    p = bench_wave.make_problem(batch=3, nx=40, ny=30, steps=80, absorb_width=5)
+    ref = simulate_wave(p["medium"], p["forcing"], dt=p["dt"], sources=p["sources"],
+                        probes=p["probes"]).probes
+    out = bench_wave.numpy_wave(p)
+    assert np.abs(ref).max() > 1e-3
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+
+
+def test_floor_arithmetic():
+    # 12 bytes per cell, sample and step
+    assert bench_wave.floor_seconds(64, 100, 160, 1000, 3e12) == pytest.approx(
+        12 * 64 * 100 * 160 * 1000 / 3e12)
+
+
+def test_cuda_device_without_gpu_says_what_to_install():
+    from physnn.backends import BackendUnavailableError, available_backends
+
+    if "cuda" in available_backends():
+        pytest.skip("a GPU is present")
+    with pytest.raises(BackendUnavailableError, match="install"):
+        main(["bench", "wave", "--device", "cuda", "--quick"])
