@@ -37,8 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "_missing", False):
             print(f"physnn: benchmark {args.benchmark!r} is not built yet", file=sys.stderr)
             return 2
+        from .backends import BackendUnavailableError
+
         mod = importlib.import_module(args._module)
-        mod.run(args)
+        try:
+            mod.run(args)
+        except BackendUnavailableError as exc:
+            print(f"physnn bench {args.benchmark}: {exc}", file=sys.stderr)
+            return 2
         return 0
     return 2  # pragma: no cover - argparse requires a command
 

@@ -1,0 +1,209 @@
+"""``physnn bench lif``: the LIF time loop side by side with its peers, on the same input.
+
+CPU (T=100, batch=128, N=1024): physnn-cpu, a NumPy time loop, snntorch ``Leaky``,
+SpikingJelly multi-step ``LIFNode``, and a memcpy of the input (the bandwidth limit).
+CUDA (T=100, batch=256, N=16384): physnn-cuda, snntorch, SpikingJelly, a device copy of the
+input; plus the Open Neuromorphic shape (Linear(N, N) + LIF, T=500, batch=16, N=4096 and
+16384, forward + backward of ``sum(output)``) against snntorch, SpikingJelly and Linear alone.
+Times are medians of repeats after warm-up. Peers that are not installed are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from ..spiking import lif
+from ._common import cpu_name, print_table, time_median, write_record
+
+BETA, THRESHOLD = 0.9, 1.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per implementation")
+
+
+def _torch():
+    try:
+        import torch
+
+        return torch
+    except ImportError:
+        return None
+
+
+def _peer_snntorch(torch, x_t, reset_delay=True):
+    import snntorch as snn
+
+    neuron = snn.Leaky(beta=BETA, threshold=THRESHOLD).to(x_t.device)
+
+    def run():
+        with torch.no_grad():
+            mem = torch.zeros_like(x_t[0])
+            out = []
+            for t in range(x_t.shape[0]):
+                spk, mem = neuron(x_t[t], mem)
+                out.append(spk)
+            return torch.stack(out)
+
+    return run
+
+
+def _peer_spikingjelly(torch, x_t):
+    from spikingjelly.activation_based import functional, neuron
+
+    node = neuron.LIFNode(tau=1.0 / (1.0 - BETA), decay_input=False, v_reset=None,
+                          v_threshold=THRESHOLD, step_mode="m").to(x_t.device)
+
+    def run():
+        with torch.no_grad():
+            functional.reset_net(node)
+            return node(x_t)
+
+    return run
+
+
+def _numpy_loop(x):
+    beta, thr = np.float32(BETA), np.float32(THRESHOLD)
+
+    def run():
+        u = np.zeros(x.shape[1:], np.float32)
+        out = np.empty(x.shape, np.uint8)
+        for t in range(x.shape[0]):
+            r = u > thr
+            u = beta * u + x[t]
+            u -= r * thr
+            out[t] = u > thr
+        return out
+
+    return run
+
+
+def run_cpu(quick: bool, repeats: int | None) -> dict:
+    T, B, N = (20, 32, 512) if quick else (100, 128, 1024)
+    reps = repeats or (3 if quick else 7)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.3, 0.6, size=(T, B, N)).astype(np.float32)
+    results: dict[str, float | None] = {}
+    notes: dict[str, str] = {}
+    results["physnn-cpu"] = time_median(lambda: lif(x, beta=BETA, threshold=THRESHOLD,
+                                                    backend="cpu"), repeats=reps)
+    results["numpy-loop"] = time_median(_numpy_loop(x), repeats=reps)
+    torch = _torch()
+    for name, make in (("snntorch-cpu", _peer_snntorch), ("spikingjelly-cpu", _peer_spikingjelly)):
+        if torch is None:
+            results[name], notes[name] = None, "torch not installed"
+            continue
+        try:
+            fn = make(torch, torch.from_numpy(x))
+        except ImportError as exc:
+            results[name], notes[name] = None, f"not installed ({exc.name})"
+            continue
+        results[name] = time_median(fn, repeats=max(1, reps // 2 if not quick else reps))
+    dst = np.empty_like(x)
+    results["memcpy-limit"] = time_median(lambda: np.copyto(dst, x), repeats=reps)
+    workload = {"model": "LIF (snntorch convention, subtract reset)", "T": T, "batch": B,
+                "N": N, "dtype": "float32", "spikes": "uint8", "beta": BETA,
+                "threshold": THRESHOLD, "quick": quick}
+    if torch is not None:
+        workload["torch_threads"] = torch.get_num_threads()
+    return {"workload": workload, "device": cpu_name(), "results": results, "notes": notes,
+            "reference": "physnn-cpu"}
+
+
+def run_cuda(quick: bool, repeats: int | None) -> dict:
+    from ..backends import resolve_backend
+
+    resolve_backend("cuda")
+    torch = _torch()
+    if torch is None or not torch.cuda.is_available():
+        raise SystemExit("physnn bench lif --device cuda needs PyTorch with CUDA for the peers")
+    from numba import cuda
+
+    from ..torch_ops import lif_spikes
+
+    sync = torch.cuda.synchronize
+    T, B, N = (20, 16, 4096) if quick else (100, 256, 16384)
+    reps = repeats or (3 if quick else 10)
+    x_t = torch.randn(T, B, N, device="cuda") * 0.6 + 0.3
+    x_d = cuda.as_cuda_array(x_t)
+    results: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    results["physnn-cuda"] = time_median(
+        lambda: lif(x_d, beta=BETA, threshold=THRESHOLD, backend="cuda"), repeats=reps, sync=sync)
+    for name, make in (("snntorch-cuda", _peer_snntorch),
+                       ("spikingjelly-cuda", _peer_spikingjelly)):
+        try:
+            results[name] = time_median(make(torch, x_t), repeats=reps, sync=sync)
+        except ImportError as exc:
+            results[name], notes[name] = None, f"not installed ({exc.name})"
+    dst = torch.empty_like(x_t)
+    results["copy-limit"] = time_median(lambda: dst.copy_(x_t), repeats=reps, sync=sync)
+    # memory-traffic floor of the forward: read float32 input, write uint8 spikes
+    bytes_moved = x_t.numel() * (4 + 1)
+    copy_bw = 2 * x_t.numel() * 4 / results["copy-limit"]
+    results["traffic-floor"] = bytes_moved / copy_bw
+    # Open Neuromorphic shape: Linear(N, N) + LIF, forward + backward of sum(output)
+    on_T, on_B = (50, 16) if quick else (500, 16)
+    for n in ((1024,) if quick else (4096, 16384)):
+        lin = torch.nn.Linear(n, n, device="cuda")
+        inp = torch.randn(on_T, on_B, n, device="cuda")
+
+        def step(neuron_fn, lin=lin, inp=inp):
+            lin.zero_grad(set_to_none=True)
+            out = neuron_fn(lin(inp))
+            out.sum().backward()
+
+        results[f"linear-only-N{n}"] = time_median(lambda: step(lambda z: z), repeats=reps,
+                                                   sync=sync)
+        results[f"physnn-cuda-linear+lif-N{n}"] = time_median(
+            lambda: step(lambda z: lif_spikes(z, beta=BETA, threshold=THRESHOLD)),
+            repeats=reps, sync=sync)
+        try:
+            import snntorch as snn
+
+            leaky = snn.Leaky(beta=BETA, threshold=THRESHOLD).to("cuda")
+
+            def snn_seq(z, leaky=leaky):
+                mem = torch.zeros_like(z[0])
+                out = []
+                for t in range(z.shape[0]):
+                    s, mem = leaky(z[t], mem)
+                    out.append(s)
+                return torch.stack(out)
+
+            results[f"snntorch-cuda-linear+lif-N{n}"] = time_median(
+                lambda: step(snn_seq), repeats=max(1, reps // 3), sync=sync)
+        except ImportError:
+            notes[f"snntorch-cuda-linear+lif-N{n}"] = "snntorch not installed"
+        try:
+            from spikingjelly.activation_based import functional, neuron
+
+            node = neuron.LIFNode(tau=1.0 / (1.0 - BETA), decay_input=False, v_reset=None,
+                                  step_mode="m").to("cuda")
+
+            def sj_seq(z, node=node, functional=functional):
+                functional.reset_net(node)
+                return node(z)
+
+            results[f"spikingjelly-cuda-linear+lif-N{n}"] = time_median(
+                lambda: step(sj_seq), repeats=reps, sync=sync)
+        except ImportError:
+            notes[f"spikingjelly-cuda-linear+lif-N{n}"] = "spikingjelly not installed"
+    workload = {"model": "LIF (snntorch convention, subtract reset)", "T": T, "batch": B,
+                "N": N, "dtype": "float32", "spikes": "uint8", "open_neuromorphic":
+                {"T": on_T, "batch": on_B, "N": [1024] if quick else [4096, 16384]},
+                "quick": quick}
+    return {"workload": workload, "device": torch.cuda.get_device_name(),
+            "results": results, "notes": notes, "reference": "physnn-cuda"}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the benchmark chosen by ``args`` (see :func:`add_arguments`), print, write JSON."""
+    rec = run_cpu(args.quick, args.repeats) if args.device == "cpu" else run_cuda(
+        args.quick, args.repeats)
+    print(f"physnn bench lif on {rec['device']}: {rec['workload']}")
+    print_table(rec["results"], reference=rec["reference"], notes=rec["notes"])
+    return write_record(args.json, rec["workload"], rec["device"], rec["results"], rec["notes"])
