@@ -208,8 +208,9 @@ class CavityGeometry:
         if field is not None:
             lim = float(np.abs(field).max()) or 1.0
             ax.imshow(field, cmap="RdBu_r", norm=TwoSlopeNorm(0, -lim, lim), origin="upper")
-            ax.contour(c, levels=[0.5 * (c.min() + c.max())] if np.ptp(c) > 0 else [],
-                       colors="k", linewidths=0.6)
+            scat = c != self.c0
+            if scat.any():
+                ax.contour(scat.astype(float), levels=[0.5], colors="k", linewidths=0.6)
         else:
             ax.imshow(c, cmap="Greys", origin="upper")
         if nl.any():
