@@ -18,3 +18,7 @@ __all__ = [
     "SpikingSubstrate",
     "load_acoustic_measurements",
 ]
+
+from .wave_cavity import CavityGeometry, WaveCavity, WaveCavityParams  # noqa: E402
+
+__all__ += ["CavityGeometry", "WaveCavity", "WaveCavityParams"]

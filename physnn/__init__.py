@@ -51,3 +51,7 @@ from . import perturb  # noqa: E402
 from .perturb import Perturbed  # noqa: E402
 
 __all__ += ["Perturbed", "perturb"]
+
+from .wave import WaveMedium, WaveResult, WaveState, simulate_wave  # noqa: E402
+
+__all__ += ["WaveMedium", "WaveResult", "WaveState", "simulate_wave"]
