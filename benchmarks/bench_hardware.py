@@ -11,17 +11,28 @@ neurons, 50 steps (CPU).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from hardware_models import (
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+from hardware_models import (  # noqa: E402
     AcousticCavity,
     MicrowaveCavity,
     OpticalSpeckle,
     SpikingSubstrate,
 )
-from physnn.bench._common import cpu_name, print_table, time_median, write_record
+from physnn.bench._common import (  # noqa: E402
+    cpu_name,
+    print_table,
+    time_median,
+    write_record,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
