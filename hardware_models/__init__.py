@@ -22,3 +22,7 @@ __all__ = [
 from .wave_cavity import CavityGeometry, WaveCavity, WaveCavityParams  # noqa: E402
 
 __all__ += ["CavityGeometry", "WaveCavity", "WaveCavityParams"]
+
+from .acoustic import acoustic_cavity_from_physics  # noqa: E402
+
+__all__ += ["acoustic_cavity_from_physics"]

@@ -6,6 +6,8 @@ acoustic cavity containing nonlinear scatterers with 20 input values and record 
 values. The 10 000 measured pairs shipped with that work (``phyll_acoustic/x_data.csv``,
 ``y_data.csv``) are the closest thing here to the device. :class:`AcousticCavity` is a small
 neural surrogate fitted to them, as the authors did, used as a black-box physical layer.
+:func:`acoustic_cavity_from_physics` builds the same kind of system from first principles
+instead: a reverberant, chaotic 2-D cavity with nonlinear scatterers on the wave simulator.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from physnn.physical import PhysicalLayer
 
 from ._mlp import MLP, fit_mlp
 from ._threads import one_blas_thread
+from .wave_cavity import CavityGeometry, WaveCavity
 
-__all__ = ["AcousticCavity", "AcousticFit", "AcousticParams", "load_acoustic_measurements",
-           "variance_weighted_r2"]
+__all__ = ["AcousticCavity", "AcousticFit", "AcousticParams", "acoustic_cavity_from_physics",
+           "load_acoustic_measurements", "variance_weighted_r2"]
 
 _SPLIT = (9000, 300, 700)  # train / validation / test rows, in file order after the blank row
 _CACHE: dict[tuple, tuple[MLP, AcousticFit, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -264,3 +267,97 @@ class AcousticCavity(PhysicalLayer):
     def __repr__(self) -> str:
         return (f"AcousticCavity(in_features=20, out_features=20, hidden={self.fit.hidden}, "
                 f"r2_test={self.fit.r2_test:.4f}, seed={self.seed})")
+
+
+def acoustic_cavity_from_physics(
+    in_features: int = 20,
+    *,
+    n_probes: int = 10,
+    n_windows: int = 2,
+    shape: tuple[int, int] = (64, 64),
+    n_scatterers: int = 10,
+    n_nonlinear: int = 4,
+    amplitude: float = 6.0,
+    damping: float = 0.004,
+    n_steps: int = 600,
+    noise: float = 0.0,
+    backend: str = "cpu",
+    seed: int = 0,
+) -> WaveCavity:
+    r"""A chaotic acoustic cavity with nonlinear scatterers, simulated from the wave equation.
+
+    Example: ``layer = acoustic_cavity_from_physics(20, seed=0)``; ``y = layer(x)`` maps 20
+    inputs in [0, 1] to 20 outputs (10 microphones x 2 time windows: while the speakers play
+    and while the room rings down).
+
+    The cavity is a closed rectangle with rigid walls (no absorbing layer: a reverberant
+    room, losses only through the weak background damping ``b``) holding ``n_scatterers``
+    disks of another sound speed (0.6 or 1.5 times the background) at seeded random
+    positions, which make the ray dynamics chaotic as in a Sinai billiard, and
+    ``n_nonlinear`` disks of nonlinear material (speed
+    :math:`c + 0.5 \min(u^2, 1)`, saturable damping :math:`0.05 / (1 + u^2 / 0.25)`). The
+    field obeys (:mod:`physnn.wave`)
+
+    .. math:: u_{tt} + 2 b\, u_t = c(x, y, u)^2 \nabla^2 u + s(x, y, t).
+
+    Four loudspeakers on the left play the inputs as tones (feature ``k`` on speaker
+    ``k mod 4``, amplitude ``amplitude * x_k``, 8 to 20 cells per wavelength) during the
+    first half of the run; ``n_probes`` microphones at seeded random places in the right
+    two thirds of the room integrate the intensity
+    :math:`u^2` over ``n_windows`` windows (:class:`~hardware_models.wave_cavity.WaveCavity`
+    with ``readout="windows"``). The nonlinear material and the quadratic readout make the
+    response nonlinear, as in the measured cavity of the PhyLL experiments (Momeni et al.,
+    *Science* 382, 1297 (2023)); with the default drive the field inside the nonlinear
+    disks exceeds their saturation amplitude.
+
+    Parameters
+    ----------
+    in_features : int
+        Number of input tones.
+    n_probes, n_windows : int
+        Microphones and time windows; ``out_features = n_probes * n_windows``.
+    shape : (ny, nx)
+        Grid size in cells (cell size 1, background speed 1).
+    n_scatterers, n_nonlinear : int
+        Numbers of linear and nonlinear scatterers.
+    amplitude : float
+        Drive amplitude for a unit input.
+    damping : float
+        Background damping ``b`` (1/time).
+    n_steps : int
+        Time steps per query.
+    noise : float
+        Std of additive measurement noise on each output.
+    backend : {"cpu", "cuda", "auto"}
+        Where the wave simulation runs.
+    seed : int
+        Seeds the geometry and the measurement noise.
+    """
+    ny, nx = (int(s) for s in shape)
+    if min(ny, nx) < 32:
+        raise ValueError(f"shape must be at least 32 x 32 cells, got {shape}")
+    for name, val in (("n_probes", n_probes), ("n_scatterers", n_scatterers),
+                      ("n_nonlinear", n_nonlinear)):
+        if int(val) < (1 if name == "n_probes" else 0):
+            raise ValueError(f"{name} must be {'>= 1' if name == 'n_probes' else '>= 0'}, "
+                             f"got {val}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    scatterers = tuple(
+        (float(rng.uniform(8, ny - 8)), float(rng.uniform(12, nx - 12)),
+         float(rng.uniform(2.0, 4.0)), float(rng.choice([0.6, 1.5])))
+        for _ in range(int(n_scatterers)))
+    nonlinear = tuple(
+        (float(rng.uniform(10, ny - 10)), float(rng.uniform(16, nx - 16)), 4.0)
+        for _ in range(int(n_nonlinear)))
+    has_nl = bool(nonlinear)
+    geometry = CavityGeometry(
+        shape=(ny, nx), damping=float(damping), scatterers=scatterers, nonlinear=nonlinear,
+        c_nl=0.5 if has_nl else 0.0, b_nl=0.05 if has_nl else 0.0,
+        u_sat=0.5 if has_nl else None, u_max=1.0,
+        sources=tuple((int(y), 5) for y in np.linspace(10, ny - 11, 4)),
+        probes=tuple((int(rng.integers(3, ny - 3)), int(rng.integers(nx // 3, nx - 3)))
+                     for _ in range(int(n_probes))),
+        absorb_width=0)
+    return WaveCavity(geometry, int(in_features), n_steps=int(n_steps), amplitude=amplitude,
+                      readout="windows", n_windows=int(n_windows), noise=noise,
+                      backend=backend, seed=seed)
