@@ -3,7 +3,8 @@
     python experiments/hardware_gallery.py --out out
 
 Writes ``hardware_gallery.png`` (one row per model: optical speckle, microwave |S21|
-spectrum, acoustic cavity fitted to real measurements, spiking substrate raster) and
+spectrum, acoustic cavity fitted to real measurements, acoustic cavity simulated from the wave
+equation, spiking substrate raster) and
 ``hardware_gallery.json`` with the numbers drawn.
 """
 
@@ -26,6 +27,7 @@ from hardware_models import (  # noqa: E402
     MicrowaveCavity,
     OpticalSpeckle,
     SpikingSubstrate,
+    acoustic_cavity_from_physics,
     load_acoustic_measurements,
 )
 from physnn._io import atomic_savefig, atomic_write_json  # noqa: E402
@@ -109,6 +111,26 @@ def _acoustic():
     }
 
 
+def _wave(rng):
+    layer = acoustic_cavity_from_physics(20, seed=0)
+    x = rng.random((1, 20))
+    clean = layer(x)[0]
+    pert = Perturbed(layer, ParameterDrift("speed_scale", at_query=0, shift=0.01),
+                     AdditiveNoise(0.2), seed=5)
+    perturbed = pert(x)[0]
+    layer.set_params(speed_scale=1.0)
+    mic = layer.probe_signals(x)[:, 0, 0]
+    return {
+        "layer": layer, "clean": clean, "perturbed": perturbed, "mic": mic,
+        "numbers": {
+            "perturbation": "sound speed +1 % (temperature), additive noise 0.2",
+            "outputs_clean": clean.tolist(), "outputs_perturbed": perturbed.tolist(),
+            "relative_change": float(np.linalg.norm(perturbed - clean) / np.linalg.norm(clean)),
+            "grid": list(layer.geometry.shape), "n_steps": layer.n_steps, "dt": layer.dt,
+        },
+    }
+
+
 def _spiking(rng):
     layer = SpikingSubstrate(20, 60, steps=60, seed=0)
     x = rng.random((1, 20))
@@ -126,13 +148,13 @@ def _spiking(rng):
     }
 
 
-def _plot(opt, mw, ac, sp):
+def _plot(opt, mw, ac, wv, sp):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(4, 3, figsize=(14, 16))
+    fig, ax = plt.subplots(5, 3, figsize=(14, 20))
     vmax = max(opt["clean"].max(), opt["perturbed"].max())
     for a, img, title in ((ax[0, 0], opt["clean"], "optical speckle: camera image"),
                           (ax[0, 1], opt["perturbed"], "perturbed: TM decorrelated 0.5,\n"
@@ -187,19 +209,36 @@ def _plot(opt, mw, ac, sp):
         ax[2, 2].set_xlabel("output channel")
         ax[2, 2].legend()
 
-    for a, raster, title in ((ax[3, 0], sp["clean"], "spiking substrate: raster"),
-                             (ax[3, 1], sp["perturbed"], "thresholds +30 %, noise x5")):
+    wv["layer"].geometry.plot(ax[3, 0])
+    ax[3, 0].set_title("acoustic cavity from physics: chaotic room,\n"
+                       "nonlinear disks (green), speakers, microphones")
+    ax[3, 0].legend(loc="upper right", fontsize=7)
+    t = np.arange(len(wv["mic"])) * wv["layer"].dt
+    ax[3, 1].plot(t, wv["mic"], lw=0.8)
+    ax[3, 1].axvline(t[-1] / 2, color="0.5", ls="--", lw=0.8)
+    ax[3, 1].set_title("microphone 0: pressure (speakers stop at dashed line)")
+    ax[3, 1].set_xlabel("time")
+    ch = np.arange(len(wv["clean"]))
+    ax[3, 2].bar(ch - 0.2, wv["clean"], width=0.4, label="clean")
+    ax[3, 2].bar(ch + 0.2, wv["perturbed"], width=0.4, label="sound speed +1 %, noise")
+    ax[3, 2].set_xlabel("output (microphone x window)")
+    ax[3, 2].set_ylabel("integrated intensity")
+    ax[3, 2].set_title("acoustic cavity from physics: outputs")
+    ax[3, 2].legend()
+
+    for a, raster, title in ((ax[4, 0], sp["clean"], "spiking substrate: raster"),
+                             (ax[4, 1], sp["perturbed"], "thresholds +30 %, noise x5")):
         t, n = np.nonzero(raster)
         a.scatter(t, n, s=12, marker="|", color="k")
         a.set_xlabel("time step")
         a.set_ylabel("neuron")
         a.set_title(title)
         a.set_xlim(0, raster.shape[0])
-    ax[3, 2].plot(sp["clean"].sum(0), "o", label="clean")
-    ax[3, 2].plot(sp["perturbed"].sum(0), "x", label="perturbed")
-    ax[3, 2].set_xlabel("neuron")
-    ax[3, 2].set_ylabel("spike count (the layer's output)")
-    ax[3, 2].legend()
+    ax[4, 2].plot(sp["clean"].sum(0), "o", label="clean")
+    ax[4, 2].plot(sp["perturbed"].sum(0), "x", label="perturbed")
+    ax[4, 2].set_xlabel("neuron")
+    ax[4, 2].set_ylabel("spike count (the layer's output)")
+    ax[4, 2].legend()
     fig.suptitle("physnn hardware models: response without and with a perturbation")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
@@ -212,14 +251,16 @@ def main(argv: list[str] | None = None) -> tuple[Path, Path]:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
-    opt, mw, ac, sp = _optical(rng), _microwave(rng), _acoustic(), _spiking(rng)
-    fig = _plot(opt, mw, ac, sp)
+    opt, mw, ac = _optical(rng), _microwave(rng), _acoustic()
+    wv, sp = _wave(rng), _spiking(rng)
+    fig = _plot(opt, mw, ac, wv, sp)
     out = Path(args.out)
     png = atomic_savefig(fig, out / "hardware_gallery.png", dpi=100)
     js = atomic_write_json(out / "hardware_gallery.json", {
         "claim": "each hardware model's response with and without a perturbation",
         "metrics": {"optical": opt["numbers"], "microwave": mw["numbers"],
-                    "acoustic": ac["numbers"], "spiking": sp["numbers"]},
+                    "acoustic": ac["numbers"], "acoustic_physics": wv["numbers"],
+                    "spiking": sp["numbers"]},
         "config": {"seed": args.seed, "python": platform.python_version(),
                    "numpy": np.__version__, "wall_s": round(time.perf_counter() - started, 2)},
     })

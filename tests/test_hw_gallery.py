@@ -20,7 +20,8 @@ def test_gallery_writes_png_and_json(tmp_path):
     png, js = mod.main(["--out", str(tmp_path)])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads(js.read_text())["metrics"]
-    assert set(metrics) == {"optical", "microwave", "acoustic", "spiking"}
+    assert set(metrics) == {"optical", "microwave", "acoustic", "acoustic_physics",
+                            "spiking"}
     assert abs(metrics["optical"]["speckle_contrast"] - 1) < 0.05
     assert metrics["microwave"]["max_reciprocity_error"] < 1e-9
     assert metrics["spiking"]["total_spikes_perturbed"] < metrics["spiking"]["total_spikes_clean"]
