@@ -428,7 +428,7 @@ class WaveCavity(PhysicalLayer):
             raise ValueError(f"x must have shape (batch, {self.in_features}), got {x.shape}")
         return simulate_wave(self._medium, self.forcing(x), dt=self.dt,
                              sources=self.geometry.sources, probes=self.geometry.probes,
-                             measure=measure, backend=self.backend).probes
+                             measure=measure, return_state=False, backend=self.backend).probes
 
     def _forward(self, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         if self.readout == "windows":

@@ -42,12 +42,13 @@ class WaveResult(NamedTuple):
     ----------
     probes : ndarray, shape (T, batch, n_probes), float32
         The field (or its intensity ``u^2``) at each probe after each step.
-    state : WaveState
+    state : WaveState or None
         The fields at the last two steps; pass it back as ``state=`` to continue the run.
+        ``None`` when the run was asked not to return it.
     """
 
     probes: np.ndarray
-    state: WaveState
+    state: WaveState | None
 
 
 def _grid_array(name: str, value, shape: tuple[int, int], *, dtype=np.float32) -> np.ndarray:
@@ -281,6 +282,7 @@ def simulate_wave(
     probes: Sequence[tuple[int, int]] | np.ndarray,
     measure: Literal["field", "intensity"] = "field",
     state: WaveState | tuple[np.ndarray, np.ndarray] | None = None,
+    return_state: bool = True,
     backend: str = "cpu",
 ) -> WaveResult:
     """Run a batch of waves through ``medium`` driven by point sources; return probe signals.
@@ -304,6 +306,9 @@ def simulate_wave(
     state : WaveState, optional
         Fields ``(u_prev, u)`` at steps -1 and 0, ``(batch, ny, nx)`` each, zero on walls.
         Default: the medium at rest. Not modified.
+    return_state : bool
+        Return the final fields (``False`` spares the copy from the GPU when only the probes
+        are wanted; ``state`` of the result is then ``None``).
     backend : {"cpu", "cuda", "auto"}
 
     Returns
@@ -386,13 +391,16 @@ def simulate_wave(
         from .kernels.wave_cuda import run_cuda
 
         run_cuda(u_prev, u, r_lin, r_nl, u2max, bdt0, medium.inv_usat2, src, forcing_dt2,
-                 prb, intensity, out, blown)
+                 prb, intensity, out, blown, at_rest=state is None,
+                 copy_state=bool(return_state))
     if np.any(blown >= 0):
         b = int(np.argmin(np.where(blown >= 0, blown, np.iinfo(np.int64).max)))
         raise FloatingPointError(
             f"the wave field became non-finite at step {int(blown[b])} (0-based) in sample {b}; "
             "reduce the source amplitude or the nonlinear coefficient, or lower dt"
         )
+    if not return_state:
+        return WaveResult(out, None)
     if n_steps % 2 == 1:
         u_prev, u = u, u_prev
     return WaveResult(out, WaveState(u_prev, u))

@@ -72,6 +72,16 @@ def test_state_chaining_equals_one_run_and_inputs_are_untouched():
     np.testing.assert_array_equal(first.state.u_prev, state_copy.u_prev)
 
 
+def test_return_state_false_gives_the_same_probes_and_no_state():
+    m = _medium()
+    f = np.random.default_rng(3).normal(0, 3, (20, 2, 2)).astype(np.float32)
+    full = simulate_wave(m, f, dt=0.9 * m.max_dt, sources=SOURCES, probes=PROBES)
+    lean = simulate_wave(m, f, dt=0.9 * m.max_dt, sources=SOURCES, probes=PROBES,
+                         return_state=False)
+    assert lean.state is None
+    np.testing.assert_array_equal(lean.probes, full.probes)
+
+
 def test_walls_stay_at_rest_and_samples_are_independent():
     m = _medium()
     f = np.random.default_rng(4).normal(0, 3, (60, 3, 2)).astype(np.float32)

@@ -30,3 +30,17 @@ def test_wave_kernel_compiles_to_float32_ptx():
     assert not re.search(r"\.f64\b", ptx), "float64 arithmetic in the wave kernel"
     # one block-wide vote per step (syncthreads_or), nothing else synchronises
     assert ptx.count("bar.red.or") == 1
+
+
+def test_zero_fill_kernel_compiles():
+    from numba import float32
+
+    from physnn.kernels import wave_cuda
+
+    try:
+        ptx, _ = cuda.compile_ptx(wave_cuda._zero_fill.py_func, (float32[::1],), cc=(9, 0))
+    except Exception as exc:
+        if "NVVM" in str(exc) or "libnvvm" in str(exc).lower():
+            pytest.skip(f"no NVVM to compile PTX here: {exc}")
+        raise
+    assert "st.global.u32" in ptx or "st.global.f32" in ptx

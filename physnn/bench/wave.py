@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> dict:
     def physnn_go(backend):
         return lambda: simulate_wave(p["medium"], p["forcing"], dt=p["dt"],
                                      sources=p["sources"], probes=p["probes"],
-                                     backend=backend).probes
+                                     return_state=False, backend=backend).probes
 
     if device == "cpu":
         impls = {

@@ -91,20 +91,43 @@ else:
     _kernel = cuda.jit(launch_bounds=(BLOCK[0] * BLOCK[1],))(_wave_kernel)
 
 
+@cuda.jit
+def _zero_fill(a):
+    """``a[:] = 0`` for a 1-D float32 device array."""
+    k = cuda.grid(1)
+    if k < a.shape[0]:
+        a[k] = 0
+
+
 def run_cuda(u_prev, u, r_lin, r_nl, u2max, bdt0, inv_usat2, src_yx, forcing, probe_yx,
-             intensity, out, blown, block: tuple[int, int] = BLOCK) -> None:
+             intensity, out, blown, *, at_rest: bool = False, copy_state: bool = True,
+             block: tuple[int, int] = BLOCK) -> None:
     """Copy the inputs to the device, run all steps in one launch, copy the results back.
 
     Same arguments and in-place contract as :func:`physnn.kernels.wave_cpu._run_cpu`
-    (host NumPy arrays); ``block`` is the thread-block shape ``(x, y)``.
+    (host NumPy arrays). ``at_rest``: start from ``u = 0`` (the state is zeroed on the device
+    instead of being copied there). ``copy_state``: copy the final fields back into
+    ``u_prev`` and ``u`` (skip it when only the probes are wanted). ``block``: the thread-block
+    shape ``(x, y)``.
     """
     batch = u.shape[0]
+    if at_rest:
+        du_prev = cuda.device_array(u_prev.shape, np.float32)
+        du = cuda.device_array(u.shape, np.float32)
+        for a in (du_prev, du):
+            flat = a.reshape(a.size)
+            _zero_fill[(a.size + 255) // 256, 256](flat)
+    else:
+        du_prev = cuda.to_device(np.ascontiguousarray(u_prev))
+        du = cuda.to_device(np.ascontiguousarray(u))
     d = [cuda.to_device(np.ascontiguousarray(a)) for a in
-         (u_prev, u, r_lin, r_nl, bdt0, inv_usat2, src_yx, forcing, probe_yx, out, blown)]
-    du_prev, du, dr_lin, dr_nl, dbdt0, dinv, dsrc, dforcing, dprobe, dout, dblown = d
+         (r_lin, r_nl, bdt0, inv_usat2, src_yx, forcing, probe_yx, blown)]
+    dr_lin, dr_nl, dbdt0, dinv, dsrc, dforcing, dprobe, dblown = d
+    dout = cuda.device_array(out.shape, np.float32)
     _kernel[batch, block](du_prev, du, dr_lin, dr_nl, np.float32(u2max), dbdt0, dinv, dsrc,
                           dforcing, dprobe, bool(intensity), dout, dblown)
-    du_prev.copy_to_host(u_prev)
-    du.copy_to_host(u)
+    if copy_state:
+        du_prev.copy_to_host(u_prev)
+        du.copy_to_host(u)
     dout.copy_to_host(out)
     dblown.copy_to_host(blown)

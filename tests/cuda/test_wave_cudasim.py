@@ -73,6 +73,17 @@ def test_cuda_matches_oracle(wave_cuda, block, intensity):
     np.testing.assert_allclose(u, ref_prev, rtol=0, atol=tol)
 
 
+def test_cuda_from_rest_without_copying_the_state_back(wave_cuda):
+    m, dt, src, prb, f = _case(6, 2)
+    args = _kernel_args(m, dt, src, prb, f, False)
+    args[0][:] = 7.0  # garbage that at_rest=True must ignore (the device buffers are zeroed)
+    args[1][:] = 7.0
+    wave_cuda.run_cuda(*args, block=(4, 3), at_rest=True, copy_state=False)
+    ref, _, _ = wave_oracle(m.c, m.damping, m.c_nl, m.inv_usat2, m.u_max, m.h, dt, f, src, prb)
+    np.testing.assert_allclose(args[11], ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+    assert np.all(args[0] == 7.0) and np.all(args[1] == 7.0)  # not copied back
+
+
 # The simulator computes in NumPy scalars in its own threads (where np.errstate does not
 # reach): the overflow this test provokes on purpose shows up as a RuntimeWarning there.
 @pytest.mark.filterwarnings("ignore:.*overflow encountered:RuntimeWarning")
