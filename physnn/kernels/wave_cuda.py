@@ -101,15 +101,16 @@ def _zero_fill(a):
 
 def run_cuda(u_prev, u, r_lin, r_nl, u2max, bdt0, inv_usat2, src_yx, forcing, probe_yx,
              intensity, out, blown, *, at_rest: bool = False, copy_state: bool = True,
-             block: tuple[int, int] = BLOCK) -> None:
+             block: tuple[int, int] | None = None) -> None:
     """Copy the inputs to the device, run all steps in one launch, copy the results back.
 
     Same arguments and in-place contract as :func:`physnn.kernels.wave_cpu._run_cpu`
     (host NumPy arrays). ``at_rest``: start from ``u = 0`` (the state is zeroed on the device
     instead of being copied there). ``copy_state``: copy the final fields back into
     ``u_prev`` and ``u`` (skip it when only the probes are wanted). ``block``: the thread-block
-    shape ``(x, y)``.
+    shape ``(x, y)`` (default :data:`BLOCK`, at most ``BLOCK[0] * BLOCK[1]`` threads).
     """
+    block = BLOCK if block is None else block
     batch = u.shape[0]
     if at_rest:
         du_prev = cuda.device_array(u_prev.shape, np.float32)
