@@ -154,6 +154,8 @@ def _fit(folder: Path, seed: int, hidden: tuple[int, ...], epochs: int):
         hidden=hidden, epochs=epochs, seed=seed,
     )
     resid_sd = (predict(xva) - yva).std(axis=0).astype(np.float32)
+    for arr in (*model.params, y_mean, y_scale, resid_sd):  # shared by cached instances
+        arr.flags.writeable = False
     return model, fit, y_mean, y_scale, resid_sd
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import special
 
 from hardware_models.microwave import MicrowaveCavity, MicrowaveParams
 
@@ -64,7 +65,7 @@ def test_two_bit_quantisation(cavity):
 
 
 def test_parameters_and_noise():
-    cav = MicrowaveCavity(seed=0)
+    cav = MicrowaveCavity(frequencies=[0.93, 0.97, 1.0, 1.04], seed=0)
     x = np.random.default_rng(4).random((1, 20))
     clean = cav(x)[0]
     cav.set_params(detuning=0.01)
@@ -72,9 +73,14 @@ def test_parameters_and_noise():
     cav.set_params(detuning=0.0, noise=0.01)
     h = cav.transfer(cav.states(x))[0, :, 1, 0]
     ys = cav(np.repeat(x, 1500, axis=0), rng=np.random.default_rng(0))
-    # |h + n| with n complex Gaussian of total variance noise^2: Rician, mean ~ |h| for |h|>>noise
-    np.testing.assert_allclose(ys.mean(0), np.abs(h), rtol=0.01)
-    np.testing.assert_allclose(ys.std(0), 0.01 / np.sqrt(2), rtol=0.15)
+    # |h + n| with n circular complex Gaussian of total variance noise^2 is Rician
+    # (mean sigma sqrt(pi/2) L_1/2(-nu^2 / 2 sigma^2), variance 2 sigma^2 + nu^2 - mean^2)
+    sigma, nu = 0.01 / np.sqrt(2), np.abs(h)
+    z = -(nu**2) / (2 * sigma**2)
+    laguerre = (1 - z) * special.i0e(-z / 2) - z * special.i1e(-z / 2)
+    mean = sigma * np.sqrt(np.pi / 2) * laguerre
+    np.testing.assert_allclose(ys.mean(0), mean, rtol=0.005)
+    np.testing.assert_allclose(ys.std(0), np.sqrt(2 * sigma**2 + nu**2 - mean**2), rtol=0.1)
     with pytest.raises(ValueError, match="absorption"):
         cav.set_params(absorption=-1.0)
     cav.set_params(noise=0.0, absorption=500.0)
