@@ -261,7 +261,9 @@ def run(args: argparse.Namespace) -> dict:
             "jax-cuda": lambda: jax_wave(p, "gpu"),
         }
         reference = "physnn-cuda"
-        dev_name = f"{cuda.get_current_device().name.decode()} (host: {cpu_name()})"
+        gpu = getattr(cuda.get_current_device(), "name", "CUDA simulator")
+        gpu = gpu.decode() if isinstance(gpu, bytes) else str(gpu)
+        dev_name = f"{gpu} (host: {cpu_name()})"
         sync = cuda.synchronize
 
     ref_out = None
@@ -272,12 +274,12 @@ def run(args: argparse.Namespace) -> dict:
         except ImportError as exc:
             results[name] = None
             notes[name] = f"skipped: {exc.name or exc} is not installed"
-            print(f"{name}: skipped ({notes[name]})")
+            print(f"{name}: {notes[name]}")
             continue
         except Exception as exc:  # a peer that cannot run here (e.g. no GPU build)
             results[name] = None
             notes[name] = f"skipped: {type(exc).__name__}: {exc}"
-            print(f"{name}: skipped ({notes[name]})")
+            print(f"{name}: {notes[name]}")
             continue
         out = np.asarray(out)
         if ref_out is None:
