@@ -4,7 +4,8 @@
 
 Workloads: optical speckle layer on 1000 inputs of 28x28 -> 26x26 camera (with and without
 the camera noise model); microwave cavity on 100 metasurface configurations x 20 frequencies;
-acoustic surrogate on 1000 inputs (and its fit); spiking substrate on 1000 inputs, 100
+acoustic surrogate on 1000 inputs (and its fit); acoustic cavity from physics on 100 inputs
+(64x64 cells, 600 steps); spiking substrate on 1000 inputs, 100
 neurons, 50 steps (CPU).
 """
 
@@ -26,6 +27,7 @@ from hardware_models import (  # noqa: E402
     MicrowaveCavity,
     OpticalSpeckle,
     SpikingSubstrate,
+    acoustic_cavity_from_physics,
 )
 from physnn.bench._common import (  # noqa: E402
     cpu_name,
@@ -71,6 +73,10 @@ def main(argv: list[str] | None = None) -> dict:
         results["acoustic_fit"] = results["acoustic_1000"] = None
         notes["acoustic_fit"] = notes["acoustic_1000"] = str(exc)
 
+    wave = acoustic_cavity_from_physics(20, seed=0)
+    x_wv = rng.random((100, 20))
+    results["acoustic_physics_100"] = time_median(lambda: wave(x_wv), repeats=args.repeats)
+
     spiking = SpikingSubstrate(20, 100, steps=50, backend="cpu", seed=0)
     x_sp = rng.random((1000, 20))
     results["spiking_1000x100x50"] = time_median(lambda: spiking(x_sp), repeats=args.repeats)
@@ -84,6 +90,8 @@ def main(argv: list[str] | None = None) -> dict:
         "microwave": "100 configurations (20 inputs -> 40 binary elements), 20 frequencies, "
                      f"{2 + len(micro.positions['environment'])} fixed dipoles",
         "acoustic": "fit: 9000 rows, MLP 20-64-64-20, 60 epochs; forward: batch 1000",
+        "acoustic_physics": "batch 100, 64x64 cells, 600 steps, 4 speakers, 10 microphones, "
+                            "CPU",
         "spiking": "batch 1000, 20 inputs, 100 LIF neurons, 50 steps, feed-forward, CPU",
         "repeats": args.repeats,
     }
