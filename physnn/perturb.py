@@ -20,6 +20,7 @@ batch (a batch is one acquisition).
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ def _nonneg(name: str, value: float) -> None:
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
 
 
-class Perturbation:
+class Perturbation(ABC):
     """Base of all perturbations: an immutable description plus two pure functions.
 
     ``init(n_channels, rng)`` returns the initial running state; ``apply(v, q, state, rng)``
@@ -66,10 +67,10 @@ class Perturbation:
         """Initial running state (``None`` when the perturbation keeps none)."""
         return None
 
+    @abstractmethod
     def apply(self, v: np.ndarray, q: np.ndarray, state: Any,
               rng: np.random.Generator) -> tuple[np.ndarray, Any]:
         """Perturb a batch ``v`` measured at query indices ``q``."""
-        raise TypeError(f"{type(self).__name__} must define apply()")
 
 
 @dataclass(frozen=True)
@@ -197,8 +198,10 @@ class Shift(Perturbation):
         if int(self.at_query) < 0:
             raise ValueError(f"at_query must be >= 0, got {self.at_query}")
         for name in ("offset", "gain"):
-            if not np.all(np.isfinite(np.asarray(getattr(self, name), dtype=float))):
-                raise ValueError(f"{name} must be finite")
+            arr = np.asarray(getattr(self, name), dtype=float)
+            if arr.ndim > 1 or not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} must be a finite scalar or 1-D sequence")
+            object.__setattr__(self, name, float(arr) if arr.ndim == 0 else tuple(arr.tolist()))
         _check_on(self.on)
 
     def apply(self, v, q, state, rng):
@@ -323,6 +326,10 @@ class ParameterDrift(Perturbation):
         _nonneg("walk_std", self.walk_std)
         if self.on != "parameter":
             raise ValueError("ParameterDrift acts on a parameter; leave on='parameter'")
+
+    def apply(self, v, q, state, rng):
+        """Values pass unchanged: :class:`Perturbed` applies :meth:`value` to the parameter."""
+        return v, state
 
     def value(self, p0: float, q0: int, walk: float) -> float:
         """Parameter value for a batch starting at query ``q0`` given the walk position."""

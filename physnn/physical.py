@@ -221,6 +221,9 @@ class CallableLayer(PhysicalLayer):
             raise ValueError(f"max_batch must be a positive integer or None, got {max_batch!r}")
         if not isinstance(retries, (int, np.integer)) or retries < 0:
             raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+        retry_on = tuple(retry_on)
+        if not all(isinstance(e, type) and issubclass(e, BaseException) for e in retry_on):
+            raise TypeError(f"retry_on must be a tuple of exception types, got {retry_on!r}")
         super().__init__()
         self.fn = fn
         self.in_features = int(in_features)

@@ -176,6 +176,8 @@ def test_bad_arguments():
         MultiplicativeNoise(0.1, on="middle")
     with pytest.raises(ValueError, match="mode"):
         Drift(mode="twist")
+    with pytest.raises(ValueError, match="offset must be a finite"):
+        Shift(3, offset=[[1.0]])
     with pytest.raises(ValueError, match="exactly one of"):
         DeadChannels()
     with pytest.raises(ValueError, match="bits"):

@@ -165,3 +165,5 @@ def test_callable_layer_constructor_errors():
         CallableLayer(np.tanh, 1, 1, max_batch=0)
     with pytest.raises(ValueError, match="retries"):
         CallableLayer(np.tanh, 1, 1, retries=-1)
+    with pytest.raises(TypeError, match="retry_on"):
+        CallableLayer(np.tanh, 1, 1, retry_on=("TimeoutError",))
