@@ -11,8 +11,11 @@ from . import losses
 from ._base import EpochRecord, History, LocalLearner, load_checkpoint, overlay_labels
 from .phyll import ForwardForward, PhyLL
 from .readout import LocalReadout
+from .sltt import BPTT, SLTT
 
 __all__ = [
+    "BPTT",
+    "SLTT",
     "EpochRecord",
     "ForwardForward",
     "History",

@@ -1,0 +1,424 @@
+r"""Surrogate-gradient training of spiking networks: BPTT and SLTT / SLTT-K.
+
+SLTT (spatial learning through time; Meng et al., "Towards Memory- and Time-Efficient
+Backpropagation for Training Spiking Neural Networks", ICCV 2023) drops the temporal routes
+of BPTT. With :math:`u_t = \beta (u_{t-1} - \vartheta s_{t-1}) + W a_t`, BPTT's error is
+
+.. math::
+
+    \delta_t = \frac{\partial L}{\partial s_t}\,\sigma'(u_t)
+             + \delta_{t+1}\,\beta\,\big(1 - \vartheta\,\sigma'(u_t)\big),
+
+and SLTT keeps only the first (spatial) term, so step :math:`t` needs only its own
+activations: forward one step, backpropagate that step's loss :math:`L_t / T` through the
+layers, accumulate, and update once per batch. Memory no longer grows with ``T``. SLTT-K
+backpropagates at ``K`` steps drawn at random per batch (scaled by ``1/K``) and only runs the
+others forward.
+
+Both learners minimise the same loss, :math:`L = \frac1T \sum_t L_t` (see
+:mod:`physnn.snn` for the readouts), and share one protocol: ``fit``, ``update`` (one
+batch), ``predict``, ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import tracemalloc
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..optim import SGD, Adam
+from ..snn import LayerParams, SpikingNetwork
+from ..spiking import lif_backward, sltt_backward
+from ._base import EpochRecord, History
+
+__all__ = ["BPTT", "SLTT", "bptt_gradients", "sltt_gradients", "peak_memory"]
+
+_ENCODERS = ("direct", "rate")
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_batch(net: SpikingNetwork, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[1:] != net.in_shape and x.reshape(len(x), -1).shape[1:] != (
+            int(np.prod(net.in_shape)),):
+        raise ValueError(f"x must have shape (batch, *{net.in_shape}), got {x.shape}")
+    if len(x) == 0:
+        raise ValueError("x must hold at least one sample")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or infinite values")
+    y = np.asarray(y)
+    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must be integer labels of shape ({len(x)},), got {y.shape} {y.dtype}")
+    c = net.num_classes
+    if y.size and (y.min() < 0 or y.max() >= c):
+        raise ValueError(f"labels must lie in [0, {c - 1}], got [{y.min()}, {y.max()}]")
+    return x.reshape(len(x), *net.in_shape), y.astype(np.int64)
+
+
+def _check_steps(T: Any) -> int:
+    if isinstance(T, bool) or not isinstance(T, int | np.integer) or T < 1:
+        raise ValueError(f"num_steps must be an int >= 1, got {T!r}")
+    return int(T)
+
+
+def _encode(x: np.ndarray, encoder: str, rng: np.random.Generator | None) -> np.ndarray:
+    if encoder == "direct":
+        return x
+    if rng is None:
+        raise ValueError("the rate encoder needs rng")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError("rate encoding needs inputs in [0, 1]")
+    return (rng.random(x.shape) < x).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+def bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
+                   encoder: str = "direct", rng: np.random.Generator | None = None
+                   ) -> tuple[float, list[LayerParams]]:
+    """Loss and exact surrogate gradients of :math:`L = \\frac1T\\sum_t L_t` by BPTT.
+
+    Every layer runs over all ``T`` steps at once (one matrix product over ``T * batch``
+    rows); the LIF backward kernel runs the time loop in reverse. Activations of all steps
+    are kept, so memory grows linearly with ``T``.
+    """
+    x, y = _check_batch(net, x, y)
+    T = _check_steps(num_steps)
+    B = len(x)
+    L = len(net.layers)
+    direct = encoder == "direct"
+    if direct:
+        inputs0 = x
+    else:
+        inputs0 = np.stack([_encode(x, encoder, rng) for _ in range(T)])
+    acts: list[np.ndarray] = []  # input of each layer, time-major (T, B, *in) (or x)
+    records: list[tuple[np.ndarray, np.ndarray] | None] = []
+    a = inputs0
+    for i, (layer, p) in enumerate(zip(net.layers, net.params, strict=True)):
+        acts.append(a)
+        if i == 0 and direct:  # the same current every step: compute it once
+            z1 = layer.forward(p, x)
+            z = np.broadcast_to(z1, (T, *z1.shape))
+        else:
+            z = layer.forward(p, a.reshape(T * B, *layer.in_shape())).reshape(
+                T, B, *layer.out_shape())
+        if net.spiking(i):
+            s, _, mem = net.lif_step(z, None)
+            records.append((mem, s))
+            a = s
+        else:
+            records.append(None)
+            a = z
+    out = a.reshape(T * B, -1)
+    loss, g = net.step_loss(out, np.tile(y, T))  # mean over T * B = (1/T) sum_t mean_b
+    g = g.reshape(T, B, *net.layers[-1].out_shape())
+    grads: list[LayerParams | None] = [None] * L
+    for i in range(L - 1, -1, -1):
+        layer, p = net.layers[i], net.params[i]
+        if records[i] is not None:
+            mem, s = records[i]
+            g, _ = lif_backward(np.ascontiguousarray(g, dtype=np.float32), mem, s,
+                                beta=net.beta, threshold=net.threshold,
+                                surrogate=net.surrogate, convention=net.convention,
+                                detach_reset=net.detach_reset, backend="cpu")
+        if i == 0 and direct:
+            grads[0], _ = layer.backward(p, x, g.sum(axis=0), need_input=False)
+            break
+        gl, ga = layer.backward(p, acts[i].reshape(T * B, *layer.in_shape()),
+                                g.reshape(T * B, *layer.out_shape()), need_input=i > 0)
+        grads[i] = gl
+        if ga is not None:
+            g = ga.reshape(acts[i].shape)
+    return loss, grads  # type: ignore[return-value]
+
+
+def sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
+                   k: int | None = None, encoder: str = "direct",
+                   rng: np.random.Generator | None = None,
+                   apply_step: Callable[[list[LayerParams]], None] | None = None
+                   ) -> tuple[float, list[LayerParams]]:
+    """Loss and SLTT gradients: per-step spatial backpropagation, accumulated over steps.
+
+    Parameters
+    ----------
+    k : int, optional
+        SLTT-K: backpropagate at ``k`` steps drawn without replacement from ``rng`` (the
+        gradient of :math:`\\frac1k\\sum_{t \\in S} L_t`); ``None`` backpropagates at every
+        step (gradient of :math:`\\frac1T\\sum_t L_t`).
+
+    Returns
+    -------
+    loss : float
+        :math:`\\frac1T\\sum_t L_t` over all steps (the forward pass sees every step).
+    grads : list of LayerParams
+    """
+    x, y = _check_batch(net, x, y)
+    T = _check_steps(num_steps)
+    if k is not None:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= T:
+            raise ValueError(f"k must be an int in [1, T={T}], got {k!r}")
+        if rng is None:
+            raise ValueError("SLTT-K needs rng to draw its time steps")
+        chosen = np.zeros(T, bool)
+        chosen[rng.choice(T, size=int(k), replace=False)] = True
+        scale = 1.0 / int(k)
+    else:
+        chosen = np.ones(T, bool)
+        scale = 1.0 / T
+    L = len(net.layers)
+    direct = encoder == "direct"
+    # with a constant input current, layer 0's product is the same at every step: compute
+    # it once and defer its weight gradient to one product with the summed error
+    defer0 = direct and apply_step is None
+    z0 = net.layers[0].forward(net.params[0], x) if direct else None
+    states: list[Any] = [None] * L
+    grads = [LayerParams(np.zeros_like(p.weight), np.zeros_like(p.bias)) for p in net.params]
+    g0_sum = np.zeros_like(z0) if defer0 else None
+    total = 0.0
+    for t in range(T):
+        a = x if direct else _encode(x, encoder, rng)
+        cache: list[tuple[np.ndarray, np.ndarray | None]] = []
+        for i, (layer, p) in enumerate(zip(net.layers, net.params, strict=True)):
+            z = z0 if (i == 0 and direct) else layer.forward(p, a)
+            mem = None
+            if net.spiking(i):
+                s, states[i], m = net.lif_step(z[None], states[i])
+                mem, z = m[0], s[0]
+            cache.append((a, mem))
+            a = z
+        loss_t, g = net.step_loss(a.reshape(len(x), -1), y)
+        total += loss_t
+        if not chosen[t]:
+            continue
+        g = (g * scale).reshape(a.shape).astype(np.float32)
+        step_grads = grads if apply_step is None else [
+            LayerParams(np.zeros_like(p.weight), np.zeros_like(p.bias)) for p in net.params]
+        for i in range(L - 1, -1, -1):
+            a_in, mem = cache[i]
+            if mem is not None:
+                g = sltt_backward(g[None], mem[None], threshold=net.threshold,
+                                  surrogate=net.surrogate, backend="cpu")[0]
+            if i == 0 and defer0:
+                g0_sum += g
+                break
+            gl, g = net.layers[i].backward(net.params[i], a_in, g, need_input=i > 0)
+            step_grads[i] = LayerParams(step_grads[i].weight + gl.weight,
+                                        step_grads[i].bias + gl.bias)
+        if apply_step is not None:
+            apply_step(step_grads)
+            if direct:
+                z0 = net.layers[0].forward(net.params[0], x)
+    if defer0:
+        gl, _ = net.layers[0].backward(net.params[0], x, g0_sum, need_input=False)
+        grads[0] = gl
+    return total / T, grads
+
+
+def predict_logits(net: SpikingNetwork, x: np.ndarray, num_steps: int, *,
+                   encoder: str = "direct", rng: np.random.Generator | None = None) -> np.ndarray:
+    """Summed readout over the steps, ``(batch, C)``: membranes or spike counts."""
+    x = np.asarray(x, dtype=np.float32).reshape(len(x), *net.in_shape)
+    T = _check_steps(num_steps)
+    states: list[Any] = [None] * len(net.layers)
+    z0 = net.layers[0].forward(net.params[0], x) if encoder == "direct" else None
+    acc = None
+    for _ in range(T):
+        a = x if encoder == "direct" else _encode(x, encoder, rng)
+        for i, (layer, p) in enumerate(zip(net.layers, net.params, strict=True)):
+            z = z0 if (i == 0 and z0 is not None) else layer.forward(p, a)
+            if net.spiking(i):
+                s, states[i] = net.lif_step(z[None], states[i], record=False)
+                z = s[0]
+            a = z
+        out = a.reshape(len(x), -1)
+        acc = out.astype(np.float64) if acc is None else acc + out
+    return acc
+
+
+def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int]:
+    """Run ``fn()`` and return ``(result, peak bytes allocated during the call)``, measured
+    with :mod:`tracemalloc` (NumPy reports its buffers to it) above the level at the start."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        result = fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return result, max(0, peak - base)
+
+
+# ----------------------------------------------------------------------------- learners
+
+
+class _SpikingLearner(ABC):
+    """Shared protocol: ``fit``, ``update`` (one batch), ``predict``, ``evaluate``."""
+
+    name = "spiking"
+
+    def __init__(self, *, num_steps: int, optimizer: Adam | SGD | None = None,
+                 encoder: str = "direct") -> None:
+        self.num_steps = _check_steps(num_steps)
+        self.optimizer = optimizer if optimizer is not None else Adam(1e-3)
+        if not hasattr(self.optimizer, "init") or not hasattr(self.optimizer, "step"):
+            raise TypeError("optimizer must be a physnn.optim optimizer (SGD or Adam)")
+        if encoder not in _ENCODERS:
+            raise ValueError(f"encoder must be one of {_ENCODERS}, got {encoder!r}")
+        self.encoder = encoder
+        self._opt_states: list | None = None
+
+    @abstractmethod
+    def _gradients(self, net, x, y, rng) -> tuple[float, list[LayerParams] | None]:
+        """Loss and gradients of one batch (``None`` when already applied)."""
+
+    def update(self, net: SpikingNetwork, x: np.ndarray, y: np.ndarray, *,
+               rng: np.random.Generator) -> float:
+        """One optimisation step on a batch; returns the batch loss."""
+        if self._opt_states is None or len(self._opt_states) != len(net.params):
+            self._opt_states = [self.optimizer.init(p) for p in net.params]
+        loss, grads = self._gradients(net, x, y, rng)
+        for i, g in enumerate(grads or ()):
+            net.params[i], self._opt_states[i] = self.optimizer.step(net.params[i], g,
+                                                                     self._opt_states[i])
+        return loss
+
+    def predict(self, net: SpikingNetwork, x: np.ndarray, *, batch_size: int = 512,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+        """Predicted class per sample."""
+        out = [predict_logits(net, x[i:i + batch_size], self.num_steps, encoder=self.encoder,
+                              rng=rng).argmax(axis=1) for i in range(0, len(x), batch_size)]
+        return np.concatenate(out)
+
+    def evaluate(self, net: SpikingNetwork, x: np.ndarray, y: np.ndarray, *,
+                 rng: np.random.Generator | None = None) -> dict:
+        """``{"accuracy": ..., "n": ...}`` on ``(x, y)``."""
+        x, y = _check_batch(net, x, y)
+        pred = self.predict(net, x, rng=rng)
+        return {"accuracy": float(np.mean(pred == y)), "n": int(len(y))}
+
+    def fit(self, net: SpikingNetwork, x: np.ndarray, y: np.ndarray, *, epochs: int,
+            rng: np.random.Generator, batch_size: int = 128,
+            eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+            progress: bool | None = None,
+            callback: Callable[[EpochRecord], Any] | None = None) -> History:
+        """Train for ``epochs`` passes over shuffled mini-batches; return the history.
+
+        ``progress=None`` shows a progress bar when standard error is a terminal.
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        if not isinstance(epochs, int | np.integer) or epochs < 1:
+            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        x, y = _check_batch(net, x, y)
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=epochs * ((len(x) + batch_size - 1) // batch_size),
+                       desc=f"{self.name} T={self.num_steps}", leave=False)
+        records = []
+        wall = 0.0
+        macs = 0
+        try:
+            for epoch in range(1, int(epochs) + 1):
+                order = rng.permutation(len(x))
+                losses = []
+                t0 = time.perf_counter()
+                for i in range(0, len(x), batch_size):
+                    idx = order[i:i + batch_size]
+                    losses.append(self.update(net, x[idx], y[idx], rng=rng))
+                    macs += self._macs(net, len(idx))
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+                wall += time.perf_counter() - t0
+                acc = (self.evaluate(net, *eval_data, rng=rng)["accuracy"]
+                       if eval_data is not None
+                       else float("nan"))
+                rec = EpochRecord(epoch, float(np.mean(losses)), acc, 0, macs, wall)
+                records.append(rec)
+                if callback is not None:
+                    callback(rec)
+        finally:
+            if bar is not None:
+                bar.close()
+        return History(tuple(records))
+
+    def _macs(self, net: SpikingNetwork, batch: int) -> int:
+        """Multiply-accumulates of one training batch (forward + both backward products)."""
+        T = self.num_steps
+        fwd = sum(layer.macs(batch if (i == 0 and self.encoder == "direct") else T * batch)
+                  for i, layer in enumerate(net.layers))
+        return 3 * fwd
+
+
+class BPTT(_SpikingLearner):
+    """Backpropagation through time with surrogate gradients (the reference).
+
+    Parameters
+    ----------
+    num_steps : int
+        Time steps ``T`` per sample.
+    optimizer : physnn.optim.Adam or SGD
+    encoder : {"direct", "rate"}
+        ``"direct"`` feeds the input as a constant current every step; ``"rate"`` samples
+        Bernoulli spikes with probability ``x`` (needs inputs in [0, 1]).
+    """
+
+    name = "BPTT"
+
+    def _gradients(self, net, x, y, rng):
+        return bptt_gradients(net, x, y, self.num_steps, encoder=self.encoder, rng=rng)
+
+
+class SLTT(_SpikingLearner):
+    """Spatial learning through time (Meng et al., ICCV 2023); ``k`` gives SLTT-K.
+
+    Parameters
+    ----------
+    num_steps : int
+        Time steps ``T`` per sample.
+    k : int, optional
+        Backpropagate at ``k`` random steps per batch (SLTT-K); ``None`` = every step.
+    optimizer : physnn.optim.Adam or SGD
+    encoder : {"direct", "rate"}
+    online : bool
+        Update the weights after every step instead of once per batch.
+    """
+
+    def __init__(self, *, num_steps: int, k: int | None = None,
+                 optimizer: Adam | SGD | None = None, encoder: str = "direct",
+                 online: bool = False) -> None:
+        super().__init__(num_steps=num_steps, optimizer=optimizer, encoder=encoder)
+        self.online = bool(online)
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer)
+                              or not 1 <= k <= self.num_steps):
+            raise ValueError(f"k must be an int in [1, num_steps={self.num_steps}], got {k!r}")
+        self.k = None if k is None else int(k)
+        self.name = "SLTT" if k is None else f"SLTT-{k}"
+
+    def _gradients(self, net, x, y, rng):
+        apply_step = None
+        if self.online:
+            def apply_step(step_grads):
+                for i, g in enumerate(step_grads):
+                    net.params[i], self._opt_states[i] = self.optimizer.step(
+                        net.params[i], g, self._opt_states[i])
+        loss, grads = sltt_gradients(net, x, y, self.num_steps, k=self.k, encoder=self.encoder,
+                                     rng=rng, apply_step=apply_step)
+        return loss, (None if self.online else grads)  # online: applied step by step

@@ -1,0 +1,268 @@
+"""Feed-forward spiking networks of Dense and Conv2d layers with LIF neurons, in NumPy with
+hand-written layer gradients, on the LIF kernels of :mod:`physnn.spiking`.
+
+Every layer but the last is followed by a LIF population; the last layer is the readout:
+
+- ``readout="membrane"``: its output :math:`o_t = W a_t + b` is read at every step;
+  the per-step loss is :math:`\\mathrm{CE}(o_t, y)` and the prediction
+  :math:`\\arg\\max \\sum_t o_t`;
+- ``readout="spike_count"``: it is followed by LIF neurons too; the per-step loss is the
+  squared error :math:`\\lVert s_t - e_y \\rVert^2 / C` and the prediction the class with most
+  spikes.
+
+The training loss is the mean of the per-step losses, :math:`L = \\frac1T \\sum_t L_t`, which
+both BPTT and SLTT (see :mod:`physnn.learning.sltt`) minimise.
+
+Layout: activations are time-major ``(T, batch, *features)``; Dense weights ``(out, in)``,
+Conv2d weights ``(out_channels, in_channels, k, k)``, images ``(channels, height, width)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .spiking import lif
+from .surrogate import Surrogate, get_surrogate
+
+__all__ = ["Dense", "Conv2d", "LayerParams", "SpikingNetwork"]
+
+
+class LayerParams(NamedTuple):
+    """Trainable parameters of one layer: ``weight`` and ``bias``."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected layer :math:`z = W a + b` on flattened input."""
+
+    in_features: int
+    out_features: int
+
+    def __post_init__(self) -> None:
+        for name in ("in_features", "out_features"):
+            v = getattr(self, name)
+            if not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"Dense: {name} must be a positive int, got {v!r}")
+
+    def in_shape(self) -> tuple[int, ...]:
+        return (self.in_features,)
+
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.out_features,)
+
+    def init(self, rng: np.random.Generator) -> LayerParams:
+        """Kaiming-uniform weights (``bound = sqrt(6 / fan_in)``), zero bias."""
+        bound = math.sqrt(6.0 / self.in_features)
+        w = rng.uniform(-bound, bound, size=(self.out_features, self.in_features))
+        return LayerParams(w.astype(np.float32), np.zeros(self.out_features, np.float32))
+
+    def forward(self, p: LayerParams, a: np.ndarray) -> np.ndarray:
+        """``a`` of shape ``(rows, *in)`` -> ``(rows, out)``."""
+        a2 = a.reshape(a.shape[0], -1)
+        return a2 @ p.weight.T + p.bias
+
+    def backward(self, p: LayerParams, a: np.ndarray, g: np.ndarray, need_input: bool
+                 ) -> tuple[LayerParams, np.ndarray | None]:
+        """Gradients of the weights (summed over rows) and, if asked, of the input."""
+        a2 = a.reshape(a.shape[0], -1)
+        grads = LayerParams(g.T @ a2, g.sum(axis=0))
+        ga = (g @ p.weight).reshape(a.shape) if need_input else None
+        return grads, ga
+
+    def macs(self, rows: int) -> int:
+        return rows * self.in_features * self.out_features
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    """2-D convolution (cross-correlation) with square kernel, stride and zero padding.
+
+    .. math:: z_{o,i,j} = b_o + \\sum_{c,u,v} W_{o,c,u,v}\\, a_{c,\\,s i + u - p,\\, s j + v - p}
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    in_hw: tuple[int, int]
+    stride: int = 1
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("in_channels", "out_channels", "kernel_size", "stride"):
+            v = getattr(self, name)
+            if not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"Conv2d: {name} must be a positive int, got {v!r}")
+        if not isinstance(self.padding, int | np.integer) or self.padding < 0:
+            raise ValueError(f"Conv2d: padding must be an int >= 0, got {self.padding!r}")
+        h, w = self.out_hw()
+        if h < 1 or w < 1:
+            raise ValueError(f"Conv2d: kernel {self.kernel_size} does not fit input {self.in_hw}")
+
+    def out_hw(self) -> tuple[int, int]:
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return tuple((n + 2 * p - k) // s + 1 for n in self.in_hw)  # type: ignore[return-value]
+
+    def in_shape(self) -> tuple[int, ...]:
+        return (self.in_channels, *self.in_hw)
+
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.out_channels, *self.out_hw())
+
+    def init(self, rng: np.random.Generator) -> LayerParams:
+        fan_in = self.in_channels * self.kernel_size ** 2
+        bound = math.sqrt(6.0 / fan_in)
+        w = rng.uniform(-bound, bound, size=(self.out_channels, self.in_channels,
+                                              self.kernel_size, self.kernel_size))
+        return LayerParams(w.astype(np.float32), np.zeros(self.out_channels, np.float32))
+
+    def _padded(self, a: np.ndarray) -> np.ndarray:
+        p = self.padding
+        if p == 0:
+            return a
+        return np.pad(a, ((0, 0), (0, 0), (p, p), (p, p)))
+
+    def _patch(self, ap: np.ndarray, u: int, v: int) -> np.ndarray:
+        ho, wo = self.out_hw()
+        s = self.stride
+        return ap[:, :, u:u + s * (ho - 1) + 1:s, v:v + s * (wo - 1) + 1:s]
+
+    def forward(self, p: LayerParams, a: np.ndarray) -> np.ndarray:
+        """``a`` of shape ``(rows, C, H, W)`` -> ``(rows, O, Ho, Wo)``."""
+        a = a.reshape(a.shape[0], *self.in_shape())
+        ap = self._padded(a)
+        ho, wo = self.out_hw()
+        z = np.empty((a.shape[0], self.out_channels, ho, wo),
+                     dtype=np.result_type(a.dtype, p.weight.dtype))
+        z[...] = p.bias[None, :, None, None]
+        for u in range(self.kernel_size):
+            for v in range(self.kernel_size):
+                patch = self._patch(ap, u, v)
+                z += np.einsum("oc,nchw->nohw", p.weight[:, :, u, v], patch, optimize=True)
+        return z
+
+    def backward(self, p: LayerParams, a: np.ndarray, g: np.ndarray, need_input: bool
+                 ) -> tuple[LayerParams, np.ndarray | None]:
+        a4 = a.reshape(a.shape[0], *self.in_shape())
+        g = g.reshape(g.shape[0], *self.out_shape())
+        ap = self._padded(a4)
+        gw = np.empty_like(p.weight)
+        gap = np.zeros_like(ap) if need_input else None
+        for u in range(self.kernel_size):
+            for v in range(self.kernel_size):
+                patch = self._patch(ap, u, v)
+                gw[:, :, u, v] = np.einsum("nohw,nchw->oc", g, patch, optimize=True)
+                if gap is not None:
+                    self._patch(gap, u, v)[...] += np.einsum("oc,nohw->nchw",
+                                                             p.weight[:, :, u, v], g,
+                                                             optimize=True)
+        grads = LayerParams(gw, g.sum(axis=(0, 2, 3)))
+        if gap is None:
+            return grads, None
+        pd = self.padding
+        ga = gap[:, :, pd:pd + self.in_hw[0], pd:pd + self.in_hw[1]] if pd else gap
+        return grads, np.ascontiguousarray(ga).reshape(a.shape)
+
+    def macs(self, rows: int) -> int:
+        ho, wo = self.out_hw()
+        return rows * self.out_channels * ho * wo * self.in_channels * self.kernel_size ** 2
+
+
+Layer = Dense | Conv2d
+
+
+class SpikingNetwork:
+    """A feed-forward spiking network: layers, LIF parameters and trainable parameters.
+
+    Parameters
+    ----------
+    layers : list of Dense / Conv2d
+        Consecutive layers; each layer's input size must equal the previous one's output
+        size (Conv2d -> Dense flattens).
+    beta : float
+        LIF membrane decay per step, in [0, 1]; the SLTT paper uses ``1 - 1/tau`` with
+        ``tau = 1.1``... ``2``.
+    threshold : float
+        Firing threshold, > 0.
+    surrogate : str or Surrogate
+        Surrogate gradient of the spike (``"triangle"`` is SLTT's).
+    readout : {"membrane", "spike_count"}
+    convention : {"spikingjelly", "snntorch"}
+        LIF convention (see :func:`physnn.lif`); ``"spikingjelly"`` is SLTT's neuron.
+    detach_reset : bool
+        Drop the gradient through the reset in BPTT (SpikingJelly convention).
+    seed : int
+        Seed of the weight initialisation.
+    """
+
+    def __init__(self, layers: list[Layer], *, beta: float = 0.5, threshold: float = 1.0,
+                 surrogate: str | Surrogate = "triangle", readout: str = "membrane",
+                 convention: str = "spikingjelly", detach_reset: bool = False,
+                 seed: int = 0) -> None:
+        if not layers or not all(isinstance(layer, Dense | Conv2d) for layer in layers):
+            raise TypeError("layers must be a non-empty list of physnn.snn.Dense / Conv2d")
+        for i in range(1, len(layers)):
+            prev, cur = layers[i - 1], layers[i]
+            if math.prod(prev.out_shape()) != math.prod(cur.in_shape()) or (
+                    isinstance(cur, Conv2d) and prev.out_shape() != cur.in_shape()):
+                raise ValueError(f"layer {i} expects input {cur.in_shape()} but layer {i - 1} "
+                                 f"gives {prev.out_shape()}")
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must lie in [0, 1], got {beta}")
+        if not threshold > 0:
+            raise ValueError(f"threshold must be > 0, got {threshold}")
+        if readout not in ("membrane", "spike_count"):
+            raise ValueError(f"readout must be 'membrane' or 'spike_count', got {readout!r}")
+        if convention not in ("spikingjelly", "snntorch"):
+            raise ValueError(f"convention must be 'spikingjelly' or 'snntorch', got {convention!r}")
+        self.layers = list(layers)
+        self.beta = float(beta)
+        self.threshold = float(threshold)
+        self.surrogate = get_surrogate(surrogate)
+        self.readout = readout
+        self.convention = convention
+        self.detach_reset = bool(detach_reset)
+        rng = np.random.default_rng(seed)
+        self.params: list[LayerParams] = [layer.init(rng) for layer in self.layers]
+
+    @property
+    def num_classes(self) -> int:
+        return math.prod(self.layers[-1].out_shape())
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.layers[0].in_shape()
+
+    def spiking(self, i: int) -> bool:
+        """Whether layer ``i`` is followed by LIF neurons."""
+        return i < len(self.layers) - 1 or self.readout == "spike_count"
+
+    def lif_kwargs(self) -> dict:
+        return dict(beta=self.beta, threshold=self.threshold, convention=self.convention)
+
+    def lif_step(self, z: np.ndarray, state, record: bool = True):
+        """LIF over a time-major block ``z`` of shape ``(S, batch, *features)``."""
+        return lif(np.ascontiguousarray(z, dtype=np.float32), state=state, backend="cpu",
+                   spike_dtype=np.float32, record_membrane=record, **self.lif_kwargs())
+
+    def step_loss(self, out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Loss of one step's readout ``out (batch, C)`` and its gradient."""
+        if self.readout == "membrane":
+            from .learning.losses import softmax_cross_entropy
+
+            return softmax_cross_entropy(out, y)
+        target = np.zeros_like(out)
+        target[np.arange(len(y)), y] = 1.0
+        diff = out - target
+        c = out.shape[1]
+        return float(np.mean(np.sum(diff * diff, axis=1) / c)), 2 * diff / (c * len(y))
+
+    def __repr__(self) -> str:
+        return (f"SpikingNetwork({self.layers}, beta={self.beta}, threshold={self.threshold}, "
+                f"surrogate={self.surrogate.name}, readout={self.readout!r})")
