@@ -1,0 +1,36 @@
+"""Every PhyLL experiment's ``--quick`` mode runs and writes its PNG and JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = {
+    "phyll_digits_demo": ["test_accuracy", "physical_queries_train", "digital_macs_train"],
+    "phyll_vowels": ["PhyLL (cosine goodness)", "local readout (one pass)",
+                     "digital_logistic_regression_accuracy"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_quick_mode_writes_figure_and_record(name, tmp_path, data_dir):
+    env = dict(os.environ, PYTHONPATH=str(REPO), PHYSNN_DATA=str(data_dir))
+    proc = subprocess.run([sys.executable, str(REPO / "experiments" / f"{name}.py"), "--quick",
+                           "--out", str(tmp_path), "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    png = tmp_path / f"{name}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rec = json.loads((tmp_path / f"{name}.json").read_text())
+    assert set(rec) == {"claim", "metrics", "config"}
+    assert isinstance(rec["claim"], str) and rec["claim"]
+    for key in EXPERIMENTS[name]:
+        assert key in rec["metrics"], key
+    assert rec["config"]["quick"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.json", f"{name}.png"]
