@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from physnn._threads import one_blas_thread
 from physnn.physical import PhysicalLayer
 
 from ._mlp import MLP, fit_mlp
-from ._threads import one_blas_thread
 from .wave_cavity import CavityGeometry, WaveCavity
 
 __all__ = ["AcousticCavity", "AcousticFit", "AcousticParams", "acoustic_cavity_from_physics",

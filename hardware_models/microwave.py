@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import hankel2
 
+from physnn._threads import one_blas_thread
 from physnn.physical import PhysicalLayer
-
-from ._threads import one_blas_thread
 
 __all__ = ["MicrowaveCavity", "MicrowaveParams"]
 

@@ -1,6 +1,10 @@
 """CPU drivers of the LIF family: ``numba.njit(parallel=True)``, batch rows in ``prange``,
 a contiguous inner loop over neurons. They assume valid input (see :mod:`physnn.spiking`).
 
+Each driver is compiled twice from one source: parallel, and serial for small problems
+(below :data:`SERIAL_BELOW` neuron-steps a parallel region costs more than it saves, the
+more so on a busy machine). :func:`driver` picks one.
+
 Layout: ``x[T, B, N]`` time-major, per-neuron parameters ``[N]``, state ``[B, N]`` (updated in
 place: the wrappers pass a copy). Each driver returns a ``[B]`` flag array that is set where
 the input held a non-finite value, so the wrapper can refuse it without a second pass.
@@ -27,8 +31,7 @@ surrogate_grad = _rules["surrogate_grad"]
 lif_bptt_step = _rules["lif_bptt_step"]
 
 
-@njit(parallel=True, cache=True)
-def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
+def _lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
     T, B, N = x.shape
     bad = np.zeros(B, dtype=np.bool_)
     for b in prange(B):
@@ -49,8 +52,7 @@ def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record)
     return bad
 
 
-@njit(parallel=True, cache=True)
-def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record):
+def _synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record):
     T, B, N = x.shape
     bad = np.zeros(B, dtype=np.bool_)
     for b in prange(B):
@@ -72,8 +74,7 @@ def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, rec
     return bad
 
 
-@njit(parallel=True, cache=True)
-def alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record):
+def _alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record):
     T, B, N = x.shape
     bad = np.zeros(B, dtype=np.bool_)
     for b in prange(B):
@@ -95,8 +96,7 @@ def alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record
     return bad
 
 
-@njit(parallel=True, cache=True)
-def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
+def _lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
              grad_x, carry):
     """Reverse-time LIF backward; ``carry[B, N]`` enters as the gradient from beyond the
     last step (usually zeros) and leaves as the carry before step 0."""
@@ -112,8 +112,7 @@ def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, det
                 cb[n] = c
 
 
-@njit(parallel=True, cache=True)
-def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
+def _sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
     """Spatial-only (SLTT) backward of one or many steps: ``dx = g * sg'(u - thr)``."""
     S, B, N = grad_spikes.shape
     for b in prange(B):
@@ -121,3 +120,40 @@ def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
             for n in range(N):
                 grad_x[t, b, n] = grad_spikes[t, b, n] * surrogate_grad(
                     membrane[t, b, n] - thr[n], kind, p)
+
+
+SERIAL_BELOW = 1 << 16
+
+
+def _pair(fn):
+    return njit(parallel=True, cache=True)(fn), njit(cache=True)(fn)
+
+
+_DRIVERS = {fn.__name__.lstrip("_"): _pair(fn) for fn in
+            (_lif_forward, _synaptic_forward, _alif_forward, _lif_bptt, _sltt_backward)}
+
+
+def driver(name: str, work: int):
+    """The compiled driver ``name``: parallel when ``work`` (neuron-steps) is large."""
+    parallel, serial = _DRIVERS[name]
+    return serial if work < SERIAL_BELOW else parallel
+
+
+def lif_forward(x, *args):
+    return driver("lif_forward", x.size)(x, *args)
+
+
+def synaptic_forward(x, *args):
+    return driver("synaptic_forward", x.size)(x, *args)
+
+
+def alif_forward(x, *args):
+    return driver("alif_forward", x.size)(x, *args)
+
+
+def lif_bptt(grad_spikes, *args):
+    return driver("lif_bptt", grad_spikes.size)(grad_spikes, *args)
+
+
+def sltt_backward(grad_spikes, *args):
+    return driver("sltt_backward", grad_spikes.size)(grad_spikes, *args)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._threads import one_blas_thread
 from ..optim import SGD, Adam
 from ..snn import LayerParams, SpikingNetwork
 from ..spiking import lif_backward, sltt_backward
@@ -140,7 +141,16 @@ def bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps:
     return loss, grads  # type: ignore[return-value]
 
 
-def sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
+def sltt_gradients(*args: Any, **kwargs: Any) -> tuple[float, list[LayerParams]]:
+    """Loss and SLTT gradients (see :func:`_sltt_gradients` for the arguments).
+
+    The per-step products have only ``batch`` rows, so they run on one BLAS thread.
+    """
+    with one_blas_thread():
+        return _sltt_gradients(*args, **kwargs)
+
+
+def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
                    k: int | None = None, encoder: str = "direct",
                    rng: np.random.Generator | None = None,
                    apply_step: Callable[[list[LayerParams]], None] | None = None

@@ -1,8 +1,9 @@
 """Run small dense linear algebra on one BLAS thread.
 
 Multithreaded BLAS on matrices of a few dozen rows is slower than one thread, and on a busy
-machine its spinning threads can make it ten times slower. The models wrap their small-matrix
-work in :func:`one_blas_thread`; without ``threadpoolctl`` installed it does nothing.
+machine its spinning threads can make it ten times slower. Small-matrix work (hardware
+models, SLTT's per-step products) runs inside :func:`one_blas_thread`; without
+``threadpoolctl`` installed it does nothing.
 """
 
 from __future__ import annotations

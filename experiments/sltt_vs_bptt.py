@@ -1,0 +1,382 @@
+"""SLTT vs BPTT on Fashion-MNIST (Meng et al., ICCV 2023): accuracy, peak activation memory
+and time per batch as the number of time steps T grows, and why dropping the temporal term
+is harmless (cosine similarity of SLTT and BPTT gradients as beta varies).
+
+Writes ``sltt_vs_bptt.png`` and ``sltt_vs_bptt.json`` into ``--out``. ``--quick`` runs a
+small version in well under a minute (used by the tests).
+
+    python experiments/sltt_vs_bptt.py --out out            # the reported numbers
+    python experiments/sltt_vs_bptt.py --out out --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import physnn as pn
+from physnn._io import atomic_savefig, atomic_write_json
+from physnn._threads import one_blas_thread
+from physnn.learning.sltt import bptt_gradients, peak_memory, sltt_gradients
+from physnn.snn import Conv2d, Dense, SpikingNetwork
+
+CLAIM = ("SLTT trains spiking networks as accurately as BPTT while its activation memory "
+         "stays flat in the number of time steps T and its time per batch is lower; SLTT-K "
+         "(K=2) is cheaper still; SLTT and BPTT gradients stay aligned for small beta.")
+
+
+def make_net(kind: str, beta: float, seed: int, hidden: int) -> SpikingNetwork:
+    if kind == "mlp":
+        layers = [Dense(784, hidden), Dense(hidden, hidden), Dense(hidden, 10)]
+    else:
+        layers = [Conv2d(1, 8, 3, in_hw=(28, 28), stride=2, padding=1),
+                  Conv2d(8, 16, 3, in_hw=(14, 14), stride=2, padding=1),
+                  Dense(16 * 7 * 7, 10)]
+    return SpikingNetwork(layers, beta=beta, threshold=1.0, surrogate="triangle", seed=seed)
+
+
+def shaped(x: np.ndarray, kind: str) -> np.ndarray:
+    return x.reshape(len(x), 784) if kind == "mlp" else x.reshape(len(x), 1, 28, 28)
+
+
+def learners(T: int, lr: float) -> dict:
+    return {
+        "BPTT": pn.learning.BPTT(num_steps=T, optimizer=pn.optim.Adam(lr)),
+        "SLTT": pn.learning.SLTT(num_steps=T, optimizer=pn.optim.Adam(lr)),
+        "SLTT-2": pn.learning.SLTT(num_steps=T, k=2, optimizer=pn.optim.Adam(lr)),
+    }
+
+
+# ---------------------------------------------------------------------------- snntorch peer
+
+
+def snntorch_net(net: SpikingNetwork):
+    """The same architecture and initial weights in PyTorch + snntorch (BPTT by autograd)."""
+    import snntorch as snn
+    import torch
+    from snntorch import surrogate
+
+    mods = []
+    for layer, p in zip(net.layers, net.params, strict=True):
+        if isinstance(layer, Dense):
+            m = torch.nn.Linear(layer.in_features, layer.out_features)
+        else:
+            m = torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
+                                stride=layer.stride, padding=layer.padding)
+        with torch.no_grad():
+            m.weight.copy_(torch.from_numpy(p.weight))
+            m.bias.copy_(torch.from_numpy(p.bias))
+        mods.append(m)
+    lifs = [snn.Leaky(beta=net.beta, threshold=net.threshold,
+                      spike_grad=surrogate.fast_sigmoid(slope=25)) for _ in mods[:-1]]
+    return torch.nn.ModuleList(mods), lifs
+
+
+def snntorch_step(model, lifs, opt, x, y, T):
+    import torch
+
+    mods = model
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y)
+    mems = [None] * len(lifs)
+    loss = 0.0
+    for _ in range(T):
+        a = xt
+        for i, m in enumerate(mods):
+            z = m(a)
+            if i < len(lifs):
+                if mems[i] is None:
+                    mems[i] = torch.zeros_like(z)
+                a, mems[i] = lifs[i](z, mems[i])
+                if isinstance(mods[i + 1], torch.nn.Linear) and a.dim() > 2:
+                    a = a.flatten(1)
+            else:
+                a = z
+        loss = loss + torch.nn.functional.cross_entropy(a, yt) / T
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+# ---------------------------------------------------------------------------- measurements
+
+
+def time_and_memory(kind, T, batch, hidden, reps, include_snntorch, rng):
+    x = rng.uniform(0, 1, size=(batch, 784)).astype(np.float32)
+    x = shaped(x, kind)
+    y = rng.integers(0, 10, size=batch)
+    out = {}
+    for name, lr in learners(T, 1e-3).items():
+        net = make_net(kind, 0.5, 0, hidden)
+        lr.update(net, x, y, rng=np.random.default_rng(0))  # warm-up (compilation)
+        _, mem = peak_memory(lambda lr=lr, net=net: lr.update(net, x, y,
+                                                              rng=np.random.default_rng(0)))
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            lr.update(net, x, y, rng=np.random.default_rng(0))
+            ts.append(time.perf_counter() - t0)
+        out[name] = {"peak_bytes": int(mem), "seconds_per_batch": float(np.median(ts))}
+    if include_snntorch:
+        import torch
+
+        net = make_net(kind, 0.5, 0, hidden)
+        model, lifs = snntorch_net(net)
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        snntorch_step(model, lifs, opt, x, y, T)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            snntorch_step(model, lifs, opt, x, y, T)
+            ts.append(time.perf_counter() - t0)
+        out["snntorch-BPTT"] = {"peak_bytes": None, "seconds_per_batch": float(np.median(ts))}
+    return out
+
+
+def cosine_per_layer(kind, betas, T, batch, hidden, rng):
+    x = shaped(rng.uniform(0, 1, size=(batch, 784)).astype(np.float32), kind)
+    y = rng.integers(0, 10, size=batch)
+    res = {}
+    for beta in betas:
+        net = make_net(kind, beta, 1, hidden)
+        _, gb = bptt_gradients(net, x, y, T)
+        _, gs = sltt_gradients(net, x, y, T)
+        cos = []
+        for a, b in zip(gb, gs, strict=True):
+            va, vb = a.weight.ravel(), b.weight.ravel()
+            cos.append(float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb) + 1e-30)))
+        res[str(beta)] = cos
+    return res
+
+
+def accuracy_runs(kind, data, T, epochs, seeds, hidden, include_snntorch, lr):
+    xtr, ytr, xte, yte = data
+    res = {}
+    for seed in seeds:
+        for name, learner in learners(T, lr).items():
+            net = make_net(kind, 0.5, seed, hidden)
+            rng = np.random.default_rng(seed)
+            hist = learner.fit(net, shaped(xtr, kind), ytr, epochs=epochs, rng=rng,
+                               batch_size=128, progress=None)
+            acc = learner.evaluate(net, shaped(xte, kind), yte)["accuracy"]
+            res.setdefault(name, []).append({"seed": seed, "accuracy": acc,
+                                             "loss": hist.loss, "train_s": hist.wall_s[-1]})
+            print(f"  {kind} {name} seed {seed}: test accuracy {acc:.4f}", flush=True)
+        if include_snntorch:
+            import torch
+
+            torch.manual_seed(seed)
+            net = make_net(kind, 0.5, seed, hidden)
+            model, lifs = snntorch_net(net)
+            opt = torch.optim.Adam(model.parameters(), lr)
+            rng = np.random.default_rng(seed)
+            t0 = time.perf_counter()
+            for _ in range(epochs):
+                order = rng.permutation(len(xtr))
+                for i in range(0, len(xtr), 128):
+                    idx = order[i:i + 128]
+                    snntorch_step(model, lifs, opt, shaped(xtr[idx], kind), ytr[idx], T)
+            train_s = time.perf_counter() - t0
+            acc = snntorch_accuracy(model, lifs, shaped(xte, kind), yte, T)
+            res.setdefault("snntorch-BPTT", []).append({"seed": seed, "accuracy": acc,
+                                                        "train_s": train_s})
+            print(f"  {kind} snntorch-BPTT seed {seed}: test accuracy {acc:.4f}", flush=True)
+    return res
+
+
+def snntorch_accuracy(model, lifs, x, y, T):
+    import torch
+
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), 1000):
+            xt = torch.from_numpy(x[i:i + 1000])
+            mems = [None] * len(lifs)
+            acc = 0
+            for _ in range(T):
+                a = xt
+                for j, m in enumerate(model):
+                    z = m(a)
+                    if j < len(lifs):
+                        if mems[j] is None:
+                            mems[j] = torch.zeros_like(z)
+                        a, mems[j] = lifs[j](z, mems[j])
+                        if isinstance(model[j + 1], torch.nn.Linear) and a.dim() > 2:
+                            a = a.flatten(1)
+                    else:
+                        a = z
+                acc = acc + a
+            correct += int((acc.argmax(1).numpy() == y[i:i + 1000]).sum())
+    return correct / len(x)
+
+
+# ---------------------------------------------------------------------------- figure
+
+
+def figure(metrics, config, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = list(metrics["scaling"])
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    colors = {"BPTT": "tab:red", "SLTT": "tab:blue", "SLTT-2": "tab:green",
+              "snntorch-BPTT": "tab:gray"}
+    for r, kind in enumerate(kinds):
+        sc = metrics["scaling"][kind]
+        Ts = [int(t) for t in sc]
+        for name in colors:
+            mem = [sc[str(t)].get(name, {}).get("peak_bytes") for t in Ts]
+            if any(m is not None for m in mem):
+                axes[r, 0].plot(Ts, [m / 2**20 if m else np.nan for m in mem], "o-",
+                                color=colors[name], label=name)
+            sec = [sc[str(t)].get(name, {}).get("seconds_per_batch") for t in Ts]
+            if any(s is not None for s in sec):
+                axes[r, 1].plot(Ts, [s * 1e3 if s else np.nan for s in sec], "o-",
+                                color=colors[name], label=name)
+        axes[r, 0].set(xscale="log", xlabel="time steps T", ylim=(0, None),
+                       ylabel="peak activation memory [MiB]", title=f"{kind}: memory")
+        axes[r, 1].set(xscale="log", yscale="log", xlabel="time steps T",
+                       ylabel="time per batch [ms]", title=f"{kind}: time (batch "
+                       f"{config['batch']})")
+        for ax in axes[r, :2]:
+            ax.set_xticks(Ts, [str(t) for t in Ts])
+            ax.legend(fontsize=8)
+        acc = metrics["accuracy"].get(kind, {})
+        names = [n for n in colors if n in acc]
+        means = [acc[n]["mean"] * 100 for n in names]
+        stds = [acc[n]["std"] * 100 for n in names]
+        axes[r, 2].bar(names, means, yerr=stds, color=[colors[n] for n in names], capsize=4)
+        lo = min(means) if means else 0
+        axes[r, 2].set_ylim(max(0, lo - 8), min(100, max(means + [0]) + 3))
+        for i, m in enumerate(means):
+            axes[r, 2].text(i, m + 0.3, f"{m:.1f}", ha="center", fontsize=8)
+        axes[r, 2].set(ylabel="test accuracy [%]", title=f"{kind}: Fashion-MNIST, "
+                       f"T={config['acc_steps']}, {config['epochs']} epoch(s)")
+    fig.suptitle("SLTT vs BPTT (physnn, CPU) — cosine(SLTT, BPTT grad) per layer: " + "; ".join(
+        f"beta={b}: " + ", ".join(f"{c:.2f}" for c in cs)
+        for b, cs in metrics["cosine"][kinds[0]].items()), fontsize=9)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=110)
+    plt.close(fig)
+
+
+def summarize(runs):
+    out = {}
+    for name, rs in runs.items():
+        accs = np.array([r["accuracy"] for r in rs])
+        out[name] = {"mean": float(accs.mean()), "std": float(accs.std(ddof=1)) if len(accs) > 1
+                     else 0.0, "runs": rs}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="out")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds for the accuracy runs")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--train-size", type=int, default=None)
+    ap.add_argument("--no-snntorch", action="store_true", help="skip the snntorch peer")
+    args = ap.parse_args(argv)
+
+    quick = args.quick
+    config = {
+        "quick": quick,
+        "steps": [2, 4] if quick else [4, 8, 16, 32, 64],
+        "acc_steps": 2 if quick else 4,
+        "epochs": args.epochs or (1 if quick else 3),
+        "seeds": list(range(args.seeds or (1 if quick else 3))),
+        "train_size": args.train_size or (600 if quick else 60000),
+        "cnn_train_size": args.train_size or (300 if quick else 10000),
+        "test_size": 300 if quick else 10000,
+        "batch": 32 if quick else 128,
+        "hidden": 64 if quick else 256,
+        "betas": [0.0, 0.5, 0.9] if quick else [0.0, 0.25, 0.5, 0.75, 0.9, 0.99],
+        "lr": 2e-3,
+        "reps": 1 if quick else 3,
+        "beta": 0.5,
+        "surrogate": "triangle (alpha=1)",
+        "loss": "mean over steps of per-step cross-entropy on the readout membrane",
+        "device": "cpu",
+    }
+    include_snn = not args.no_snntorch
+    if include_snn:
+        try:
+            import snntorch  # noqa: F401
+        except ImportError:
+            include_snn = False
+    config["snntorch"] = include_snn
+    # every method on one BLAS / torch thread: the same footing, and no spinning threads
+    # on a busy machine (physnn's SLTT already runs its small per-step products so)
+    config["threads"] = 1
+    if include_snn:
+        import torch
+
+        torch.set_num_threads(1)
+    with one_blas_thread():
+        return run(args, config, include_snn)
+
+
+def run(args, config, include_snn) -> int:
+    quick = config["quick"]
+    data = pn.data.load_fashion_mnist(flatten=True)
+    rng = np.random.default_rng(0)
+    tr = rng.permutation(len(data.x_train))
+    te = rng.permutation(len(data.x_test))[:config["test_size"]]
+    metrics: dict = {"scaling": {}, "accuracy": {}, "cosine": {}}
+    for kind in ("mlp", "cnn"):
+        n = config["train_size"] if kind == "mlp" else config["cnn_train_size"]
+        sub = (data.x_train[tr[:n]], data.y_train[tr[:n]], data.x_test[te], data.y_test[te])
+        print(f"{kind}: accuracy runs on {n} training images", flush=True)
+        metrics["accuracy"][kind] = summarize(accuracy_runs(
+            kind, sub, config["acc_steps"], config["epochs"], config["seeds"],
+            config["hidden"], include_snn, config["lr"]))
+        metrics["scaling"][kind] = {}
+        for T in config["steps"]:
+            print(f"{kind}: memory and time at T={T}", flush=True)
+            metrics["scaling"][kind][str(T)] = time_and_memory(
+                kind, T, config["batch"], config["hidden"], config["reps"], include_snn,
+                np.random.default_rng(T))
+        metrics["cosine"][kind] = cosine_per_layer(kind, config["betas"], config["steps"][-1]
+                                                   if quick else 16, config["batch"],
+                                                   config["hidden"], np.random.default_rng(1))
+    # the claims, measured
+    summary = {}
+    for kind, sc in metrics["scaling"].items():
+        Ts = [str(t) for t in config["steps"]]
+        ref = "32" if "32" in sc else Ts[-1]
+        b, s, k = sc[ref]["BPTT"], sc[ref]["SLTT"], sc[ref]["SLTT-2"]
+        sm = [sc[t]["SLTT"]["peak_bytes"] for t in Ts]
+        summary[kind] = {
+            "at_T": int(ref),
+            "memory_ratio_bptt_over_sltt": b["peak_bytes"] / max(1, s["peak_bytes"]),
+            "time_ratio_sltt_over_bptt": s["seconds_per_batch"] / b["seconds_per_batch"],
+            "time_ratio_sltt2_over_bptt": k["seconds_per_batch"] / b["seconds_per_batch"],
+            "sltt_memory_spread": (max(sm) - min(sm)) / max(1, min(sm)),
+            "accuracy_gap_pp_sltt_minus_bptt": 100 * (
+                metrics["accuracy"][kind]["SLTT"]["mean"]
+                - metrics["accuracy"][kind]["BPTT"]["mean"]),
+        }
+        if "snntorch-BPTT" in sc[ref]:
+            summary[kind]["time_ratio_physnn_bptt_over_snntorch"] = (
+                b["seconds_per_batch"] / sc[ref]["snntorch-BPTT"]["seconds_per_batch"])
+    metrics["summary"] = summary
+    out = Path(args.out)
+    figure(metrics, config, out / "sltt_vs_bptt.png")
+    atomic_write_json(out / "sltt_vs_bptt.json", {"claim": CLAIM, "metrics": metrics,
+                                                  "config": config})
+    for kind, s in summary.items():
+        print(kind, {k: round(v, 3) for k, v in s.items()})
+    print(f"wrote {out / 'sltt_vs_bptt.png'} and {out / 'sltt_vs_bptt.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
