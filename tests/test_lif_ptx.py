@@ -61,3 +61,5 @@ def test_kernel_compiles_to_ptx(name, sig):
     # float32 all the way: no double-precision arithmetic in the forward time loop
     if "forward" in name:
         assert not re.search(r"\.f64\b", ptx), f"{name} promotes to float64"
+        # no fused multiply-add: spikes must round as on the CPU and in snntorch
+        assert "fma.rn" not in ptx, f"{name} fuses a multiply-add"

@@ -21,7 +21,7 @@ from . import lif_update as U
 from ._compile import compile_rules
 
 _rules = compile_rules(
-    [U.lif_step, U.synaptic_step, U.alif_step, U.surrogate_grad, U.lif_bptt_step],
+    [U.mul, U.lif_step, U.synaptic_step, U.alif_step, U.surrogate_grad, U.lif_bptt_step],
     njit(cache=True, inline="always"),
 )
 lif_step = _rules["lif_step"]

@@ -16,6 +16,29 @@ from numba import cuda
 from . import lif_update as U
 from ._compile import compile_rules
 
+
+def _register_unfused_mul() -> None:
+    """Type ``lif_update.mul`` on the CUDA target as a multiply that is never contracted
+    into an FMA (``mul.rn``); the simulator keeps calling the plain function."""
+    from numba.core import types
+
+    try:
+        from numba.cuda import libdevice
+        from numba.cuda.extending import overload
+    except ImportError:  # the CUDA simulator: plain Python arithmetic, nothing to do
+        return
+
+    @overload(U.mul, target="cuda")
+    def _mul_rn(a, b):
+        if a == types.float32 and b == types.float32:
+            return lambda a, b: libdevice.fmul_rn(a, b)
+        if a == types.float64 and b == types.float64:
+            return lambda a, b: libdevice.dmul_rn(a, b)
+        return lambda a, b: a * b
+
+
+_register_unfused_mul()
+
 _rules = compile_rules(
     [U.lif_step, U.synaptic_step, U.alif_step, U.surrogate_grad, U.lif_bptt_step],
     cuda.jit(device=True),

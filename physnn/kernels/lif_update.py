@@ -39,6 +39,13 @@ SG_SIGMOID = 4
 _HALF_PI = np.float32(math.pi / 2)
 
 
+def mul(a, b):
+    """``a * b`` rounded on its own. The CUDA build maps it to ``mul.rn`` so that NVVM does
+    not fuse it with the following addition into an FMA: the forward pass then rounds as
+    snntorch, SpikingJelly and the CPU kernels do, and spikes stay bit-identical."""
+    return a * b
+
+
 def lif_step(state, x, beta, tau, thr, reset, conv):
     """One LIF step. Returns ``(new_state, membrane_record, spike)``.
 
@@ -60,7 +67,7 @@ def lif_step(state, x, beta, tau, thr, reset, conv):
         if reset == RESET_ZERO and fired_before:
             u = x
         else:
-            u = beta * state + x
+            u = mul(beta, state) + x
             if reset == RESET_SUBTRACT and fired_before:
                 u = u - thr
         return u, u, u > thr
@@ -89,8 +96,8 @@ def synaptic_step(syn, mem, x, alpha, beta, thr, reset):
     Returns ``(syn, mem, spike)``.
     """
     fired_before = mem > thr
-    syn = alpha * syn + x
-    u = beta * mem + syn
+    syn = mul(alpha, syn) + x
+    u = mul(beta, mem) + syn
     if fired_before:
         if reset == RESET_SUBTRACT:
             u = u - thr
@@ -112,11 +119,11 @@ def alif_step(v, a, x, beta, thr, gamma, rho, reset):
 
     Returns ``(v, a, h, spike)``.
     """
-    h = beta * v + x
-    theta = thr + gamma * a
+    h = mul(beta, v) + x
+    theta = thr + mul(gamma, a)
     spike = h >= theta
     v = h
-    a = rho * a
+    a = mul(rho, a)
     if spike:
         a = a + float32(1.0)
         if reset == RESET_SUBTRACT:
