@@ -76,27 +76,36 @@ def snntorch_net(net: SpikingNetwork):
     return torch.nn.ModuleList(mods), lifs
 
 
-def snntorch_step(model, lifs, opt, x, y, T):
+def snntorch_outputs(model, lifs, x, T):
+    """Readout of every step of the snntorch network (a list of ``T`` tensors)."""
     import torch
 
-    mods = model
     xt = torch.from_numpy(x)
-    yt = torch.from_numpy(y)
     mems = [None] * len(lifs)
-    loss = 0.0
+    outs = []
     for _ in range(T):
         a = xt
-        for i, m in enumerate(mods):
+        for i, m in enumerate(model):
             z = m(a)
             if i < len(lifs):
                 if mems[i] is None:
                     mems[i] = torch.zeros_like(z)
                 a, mems[i] = lifs[i](z, mems[i])
-                if isinstance(mods[i + 1], torch.nn.Linear) and a.dim() > 2:
+                if isinstance(model[i + 1], torch.nn.Linear) and a.dim() > 2:
                     a = a.flatten(1)
             else:
                 a = z
-        loss = loss + torch.nn.functional.cross_entropy(a, yt) / T
+        outs.append(a)
+    return outs
+
+
+def snntorch_step(model, lifs, opt, x, y, T):
+    """One BPTT step by autograd on the mean per-step cross-entropy."""
+    import torch
+
+    yt = torch.from_numpy(y)
+    outs = snntorch_outputs(model, lifs, x, T)
+    loss = sum(torch.nn.functional.cross_entropy(o, yt) for o in outs) / T
     opt.zero_grad()
     loss.backward()
     opt.step()
@@ -195,23 +204,8 @@ def snntorch_accuracy(model, lifs, x, y, T):
     correct = 0
     with torch.no_grad():
         for i in range(0, len(x), 1000):
-            xt = torch.from_numpy(x[i:i + 1000])
-            mems = [None] * len(lifs)
-            acc = 0
-            for _ in range(T):
-                a = xt
-                for j, m in enumerate(model):
-                    z = m(a)
-                    if j < len(lifs):
-                        if mems[j] is None:
-                            mems[j] = torch.zeros_like(z)
-                        a, mems[j] = lifs[j](z, mems[j])
-                        if isinstance(model[j + 1], torch.nn.Linear) and a.dim() > 2:
-                            a = a.flatten(1)
-                    else:
-                        a = z
-                acc = acc + a
-            correct += int((acc.argmax(1).numpy() == y[i:i + 1000]).sum())
+            summed = sum(snntorch_outputs(model, lifs, x[i:i + 1000], T))
+            correct += int((summed.argmax(1).numpy() == y[i:i + 1000]).sum())
     return correct / len(x)
 
 

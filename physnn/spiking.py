@@ -190,6 +190,17 @@ def _raise_if_bad(bad: np.ndarray, name: str) -> None:
         )
 
 
+def _drivers(inp: _Input):
+    """The kernel module of the input's backend (CUDA imported only when used)."""
+    if inp.backend == "cuda":
+        from .kernels import lif_cuda
+
+        return lif_cuda
+    from .kernels import lif_cpu
+
+    return lif_cpu
+
+
 def _outputs(inp: _Input, spike_dtype: np.dtype, record: bool) -> tuple[Any, Any]:
     T, B, N = inp.x.shape
     if inp.backend == "cuda":
@@ -305,16 +316,8 @@ def lif(
     with np.errstate(divide="ignore"):
         tau_a = (1.0 / (1.0 - beta_a.astype(np.float64))).astype(inp.dtype)
     spikes, membrane = _outputs(inp, sdt, record_membrane)
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda
-
-        bad = lif_cuda.lif_forward(inp.x, beta_a, tau_a, thr_a, st, reset_c, conv_c,
-                                   spikes, membrane, record_membrane)
-    else:
-        from .kernels import lif_cpu
-
-        bad = lif_cpu.lif_forward(inp.x, beta_a, tau_a, thr_a, st, reset_c, conv_c,
-                                  spikes, membrane, record_membrane)
+    bad = _drivers(inp).lif_forward(inp.x, beta_a, tau_a, thr_a, st, reset_c, conv_c, spikes,
+                                    membrane, record_membrane)
     return _finish(inp, spikes, membrane, record_membrane, (st,), LIFState, bad)
 
 
@@ -364,11 +367,7 @@ def synaptic(
     syn = _state_array("state.syn", None if state is None else state.syn, inp)
     mem = _state_array("state.mem", None if state is None else state.mem, inp)
     spikes, membrane = _outputs(inp, sdt, record_membrane)
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda as drv
-    else:
-        from .kernels import lif_cpu as drv
-    bad = drv.synaptic_forward(inp.x, alpha_a, beta_a, thr_a, syn, mem, reset_c, spikes,
+    bad = _drivers(inp).synaptic_forward(inp.x, alpha_a, beta_a, thr_a, syn, mem, reset_c, spikes,
                                membrane, record_membrane)
     return _finish(inp, spikes, membrane, record_membrane, (syn, mem), SynapticState, bad)
 
@@ -427,11 +426,7 @@ def alif(
     v = _state_array("state.v", None if state is None else state.v, inp)
     a = _state_array("state.a", None if state is None else state.a, inp)
     spikes, membrane = _outputs(inp, sdt, record_membrane)
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda as drv
-    else:
-        from .kernels import lif_cpu as drv
-    bad = drv.alif_forward(inp.x, beta_a, thr_a, gamma_a, rho_a, v, a, reset_c, spikes,
+    bad = _drivers(inp).alif_forward(inp.x, beta_a, thr_a, gamma_a, rho_a, v, a, reset_c, spikes,
                            membrane, record_membrane)
     return _finish(inp, spikes, membrane, record_membrane, (v, a), ALIFState, bad)
 
@@ -513,14 +508,8 @@ def lif_backward(
     st0 = _state_array("state.membrane", None if state is None else state.membrane, inp)
     carry = _state_array("carry", None, inp)
     p = inp.dtype.type(sg.param)
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda as drv
-
-        grad_x = drv.empty_like(inp.x)
-    else:
-        from .kernels import lif_cpu as drv
-
-        grad_x = np.empty_like(inp.x)
+    drv = _drivers(inp)
+    grad_x = drv.empty_like(inp.x) if inp.backend == "cuda" else np.empty_like(inp.x)
     drv.lif_bptt(inp.x, mem_inp.x, spk, beta_a, thr_a, sg.kind, p, reset_c, conv_c,
                  bool(detach_reset), grad_x, carry)
     if conv_c == _U.CONV_SNNTORCH:
@@ -604,14 +593,8 @@ def sltt_backward(
     thr_a = _param("threshold", threshold, inp, positive=True)
     sg = get_surrogate(surrogate)
     p = inp.dtype.type(sg.param)
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda as drv
-
-        grad_x = drv.empty_like(inp.x)
-    else:
-        from .kernels import lif_cpu as drv
-
-        grad_x = np.empty_like(inp.x)
+    drv = _drivers(inp)
+    grad_x = drv.empty_like(inp.x) if inp.backend == "cuda" else np.empty_like(inp.x)
     drv.sltt_backward(inp.x, mem_inp.x, thr_a, sg.kind, p, grad_x)
     return _shape_back(inp, grad_x)
 
