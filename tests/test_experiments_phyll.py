@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,13 +16,18 @@ EXPERIMENTS = {
     "phyll_digits_demo": ["test_accuracy", "physical_queries_train", "digital_macs_train"],
     "phyll_vowels": ["PhyLL (cosine goodness)", "local readout (one pass)",
                      "digital_logistic_regression_accuracy"],
+    "phyll_vs_pat": ["matched", "mismatched", "twin_r2_on_uniform_queries"],
 }
+NEEDS_TORCH = {"phyll_vs_pat"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_quick_mode_writes_figure_and_record(name, tmp_path, data_dir):
+    if name in NEEDS_TORCH and importlib.util.find_spec("torch") is None:
+        pytest.skip("the backpropagation baselines need PyTorch (the 'ref' extra)")
     env = dict(os.environ, PYTHONPATH=str(REPO), PHYSNN_DATA=str(data_dir))
-    proc = subprocess.run([sys.executable, str(REPO / "experiments" / f"{name}.py"), "--quick",
+    proc = subprocess.run([sys.executable, "-W", "error", str(REPO / "experiments" / f"{name}.py"),
+                           "--quick",
                            "--out", str(tmp_path), "--no-progress"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
