@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="out", help="output folder (default: out)")
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a small cavity and a short run")
     args = parser.parse_args(argv)
     out = Path(args.out)
 
@@ -43,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    geometry = CavityGeometry.example((100, 160), n_scatterers=12, nonlinear=True,
-                                      seed=args.seed)
-    linear_geometry = CavityGeometry.example((100, 160), n_scatterers=12, nonlinear=False,
+    shape, n_steps = ((50, 80), 500) if args.quick else ((100, 160), 1200)
+    geometry = CavityGeometry.example(shape, n_scatterers=12, nonlinear=True, seed=args.seed)
+    linear_geometry = CavityGeometry.example(shape, n_scatterers=12, nonlinear=False,
                                              seed=args.seed)
-    n_features, n_steps, amplitude = 6, 1200, 4.0
+    n_features, amplitude = 6, 4.0
     cavity = WaveCavity(geometry, n_features, n_steps=n_steps, amplitude=amplitude,
                         backend=args.backend)
     linear = WaveCavity(linear_geometry, n_features, n_steps=n_steps, amplitude=amplitude,
