@@ -1,6 +1,10 @@
 """CPU driver of the 2-D wave kernel: ``numba.njit(parallel=True)``, one thread per sample.
 
 Private: :func:`physnn.wave.simulate_wave` validates the input and calls :func:`_run_cpu`.
+
+Numba's on-disk cache (``cache=True``) keys on this file only: after editing
+:mod:`physnn.kernels.wave_update`, delete ``physnn/kernels/__pycache__`` (or touch this file)
+so that the inlined update is recompiled.
 """
 
 from __future__ import annotations
