@@ -13,7 +13,7 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["compile_rules"]
+__all__ = ["compile_rules", "specialize"]
 
 
 def compile_rules(rules: Sequence[Callable], jit: Callable[[Callable], Any]) -> dict[str, Any]:
@@ -35,3 +35,21 @@ def compile_rules(rules: Sequence[Callable], jit: Callable[[Callable], Any]) -> 
         clone.__module__ = rule.__module__
         compiled[rule.__name__] = namespace[rule.__name__] = jit(clone)
     return compiled
+
+
+def specialize(fn: Callable, jit: Callable[[Callable], Any], **constants: int) -> Any:
+    """Compile ``fn`` with some of its module globals replaced by constants.
+
+    Numba freezes global integers at compile time, so a driver that reads its mode from a
+    global gets the branches of the other modes removed. The clone is named after the
+    constants, so numba's on-disk cache keeps one entry per specialisation.
+    """
+    namespace = dict(fn.__globals__)
+    namespace.update(constants)
+    suffix = "_".join(f"{k.lower()}{v}" for k, v in sorted(constants.items()))
+    clone = types.FunctionType(fn.__code__, namespace, f"{fn.__name__}_{suffix}",
+                               fn.__defaults__, fn.__closure__)
+    clone.__qualname__ = f"{fn.__qualname__}_{suffix}"
+    clone.__module__ = fn.__module__
+    clone.__doc__ = fn.__doc__
+    return jit(clone)

@@ -12,13 +12,14 @@ the input held a non-finite value, so the wrapper can refuse it without a second
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 from numba import njit, prange
 
 from . import lif_update as U
-from ._compile import compile_rules
+from ._compile import compile_rules, specialize
 
 _rules = compile_rules(
     [U.mul, U.lif_step, U.synaptic_step, U.alif_step, U.surrogate_grad, U.lif_bptt_step],
@@ -31,7 +32,13 @@ surrogate_grad = _rules["surrogate_grad"]
 lif_bptt_step = _rules["lif_bptt_step"]
 
 
-def _lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
+# Placeholders: each compiled variant of _lif_forward freezes its own reset and convention
+# (see specialize), so the per-neuron update carries no branch on either.
+RESET = U.RESET_SUBTRACT
+CONV = U.CONV_SNNTORCH
+
+
+def _lif_forward(x, beta, tau, thr, state, spikes, membrane, record):
     T, B, N = x.shape
     bad = np.zeros(B, dtype=np.bool_)
     for b in prange(B):
@@ -43,7 +50,7 @@ def _lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record
             for n in range(N):
                 xv = xt[n]
                 nonfinite |= not math.isfinite(xv)
-                s_new, rec, spk = lif_step(st[n], xv, beta[n], tau[n], thr[n], reset, conv)
+                s_new, rec, spk = lif_step(st[n], xv, beta[n], tau[n], thr[n], RESET, CONV)
                 st[n] = s_new
                 st_out[n] = spk
                 if record:
@@ -130,7 +137,13 @@ def _pair(fn):
 
 
 _DRIVERS = {fn.__name__.lstrip("_"): _pair(fn) for fn in
-            (_lif_forward, _synaptic_forward, _alif_forward, _lif_bptt, _sltt_backward)}
+            (_synaptic_forward, _alif_forward, _lif_bptt, _sltt_backward)}
+
+
+@functools.cache
+def _lif_variant(reset: int, conv: int, parallel: bool):
+    jit = njit(parallel=parallel, cache=True)
+    return specialize(_lif_forward, jit, RESET=reset, CONV=conv)
 
 
 def driver(name: str, work: int):
@@ -139,8 +152,9 @@ def driver(name: str, work: int):
     return serial if work < SERIAL_BELOW else parallel
 
 
-def lif_forward(x, *args):
-    return driver("lif_forward", x.size)(x, *args)
+def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
+    kernel = _lif_variant(reset, conv, x.size >= SERIAL_BELOW)
+    return kernel(x, beta, tau, thr, state, spikes, membrane, record)
 
 
 def synaptic_forward(x, *args):
