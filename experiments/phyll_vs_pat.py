@@ -126,8 +126,10 @@ def main(argv=None) -> dict:
                 ev = bl.evaluate(net, xte, y[te], rng=rng)
                 n_updates = bp_epochs * int(np.ceil(len(tr) / 32))
                 fit_q = 0 if mode == "digital" else 2 * twin_queries
+                sim = bl.evaluate(net, xte, y[te], rng=rng, simulate=True)["accuracy"]
                 res[cond][m].append({
-                    "accuracy": ev["accuracy"], "queries": h.queries[-1] + fit_q,
+                    "accuracy": ev["accuracy"], "accuracy_in_simulation": sim,
+                    "queries": h.queries[-1] + fit_q,
                     "macs": h.macs[-1], "macs_per_update": h.macs[-1] / n_updates,
                     "wall_s": h.wall_s[-1], "test_queries_per_sample": ev["queries"] / ev["n"]})
                 if mode == "digital":
@@ -142,6 +144,8 @@ def main(argv=None) -> dict:
         for m, rs in by.items():
             metrics[cond][m] = {
                 "test_accuracy": mean_std([r["accuracy"] for r in rs]),
+                "test_accuracy_in_simulation": mean_std([r.get("accuracy_in_simulation",
+                                                               r["accuracy"]) for r in rs]),
                 **{key: float(np.mean([r[key] for r in rs])) for key in
                    ("queries", "macs", "macs_per_update", "wall_s", "test_queries_per_sample")}}
     for cond in res:
@@ -162,6 +166,8 @@ def main(argv=None) -> dict:
         mean = [100 * metrics[c][m]["test_accuracy"]["mean"] for c in conds]
         std = [100 * metrics[c][m]["test_accuracy"]["std"] for c in conds]
         axes[0].errorbar(mis_x, mean, yerr=std, marker=mk, capsize=3, label=m)
+    sim = [100 * metrics[c]["in-silico"]["test_accuracy_in_simulation"]["mean"] for c in conds]
+    axes[0].plot(mis_x, sim, ":", color="C2", label="in-silico, evaluated on its twins")
     for c, xv in zip(conds, mis_x, strict=True):
         axes[0].annotate(c.replace("drive ", ""), (xv, 3), fontsize=7, ha="center")
     axes[0].set(xlabel="twin vs device: relative RMS error (measured)",

@@ -16,15 +16,19 @@ EXPERIMENTS = {
     "phyll_digits_demo": ["test_accuracy", "physical_queries_train", "digital_macs_train"],
     "phyll_vowels": ["PhyLL (cosine goodness)", "local readout (one pass)",
                      "digital_logistic_regression_accuracy"],
+    "phyll_fashion_optics": ["test_accuracy", "physical_queries_per_test_sample"],
     "phyll_vs_pat": ["drive gain 1.0", "drive gain 0.6", "twin_r2_on_uniform_queries"],
 }
 NEEDS_TORCH = {"phyll_vs_pat"}
+NEEDS_FASHION = {"phyll_fashion_optics"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_quick_mode_writes_figure_and_record(name, tmp_path, data_dir):
     if name in NEEDS_TORCH and importlib.util.find_spec("torch") is None:
         pytest.skip("the backpropagation baselines need PyTorch (the 'ref' extra)")
+    if name in NEEDS_FASHION and not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.skip("Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
     env = dict(os.environ, PYTHONPATH=str(REPO), PHYSNN_DATA=str(data_dir))
     proc = subprocess.run([sys.executable, "-W", "error", str(REPO / "experiments" / f"{name}.py"),
                            "--quick",

@@ -245,22 +245,25 @@ class BackpropBaseline:
         return total
 
     def predict(self, net: PhysicalNetwork, x: np.ndarray, *,
-                rng: np.random.Generator | None = None) -> np.ndarray:
+                rng: np.random.Generator | None = None, simulate: bool = False) -> np.ndarray:
         """Classes predicted by the deployed network (physical layers, or the digital
-        replacements in ``"digital"`` mode)."""
+        replacements in ``"digital"`` mode); ``simulate=True`` runs the training-time model
+        instead (the twins, for ``"in_silico"``), which shows the simulation-reality gap."""
         torch = _torch()
         params = [(torch.from_numpy(np.array(b.digital.params.weight)),
                    torch.from_numpy(np.array(b.digital.params.bias))) for b in net.blocks]
         with torch.no_grad():
             out = self._forward(net, torch.from_numpy(np.asarray(x, np.float32)), params,
-                                train=False, rng=rng)
+                                train=simulate, rng=rng)
         return out.argmax(1).numpy()
 
     def evaluate(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray, *,
-                 rng: np.random.Generator | None = None) -> dict[str, float]:
-        """``accuracy``, ``n``, ``queries`` and ``macs`` of inference on ``(x, y)``."""
+                 rng: np.random.Generator | None = None,
+                 simulate: bool = False) -> dict[str, float]:
+        """``accuracy``, ``n``, ``queries`` and ``macs`` of inference on ``(x, y)`` (see
+        :meth:`predict` for ``simulate``)."""
         before = net.queries
-        pred = self.predict(net, x, rng=rng)
+        pred = self.predict(net, x, rng=rng, simulate=simulate)
         n = len(y)
         macs = sum(b.digital.macs(n) for b in net.blocks)
         if self.mode == "digital":
