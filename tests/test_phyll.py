@@ -241,3 +241,18 @@ def test_cosine_goodness_used_is_the_papers():
     yv = np.random.default_rng(1).standard_normal((2, 12)).astype(np.float32)
     np.testing.assert_allclose(learner._goodness(0, yv),
                                losses.cosine_goodness(yv, learner.state.xi[0]))
+
+
+def test_history_records_and_callback():
+    learner = LEARNERS["readout"]()
+    x, y = blobs(n_per=4)
+    net = make_net(learner)
+    seen = []
+    hist = learner.fit(net, x, y, epochs=3, batch_size=6, rng=np.random.default_rng(0),
+                       progress=False, callback=seen.append)
+    assert [r.epoch for r in seen] == [1, 2, 3] and hist.records == tuple(seen)
+    d = hist.as_dict()
+    assert d["epoch"] == [1, 2, 3] and all(np.isnan(d["eval_accuracy"]))
+    assert d["wall_s"] == sorted(d["wall_s"]) and d["queries"][-1] == 3 * len(x) * 2
+    with pytest.raises(AttributeError):
+        _ = hist.not_a_field
