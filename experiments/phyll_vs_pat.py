@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
         tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y,
                                   random_state=seed)
         rng0 = np.random.default_rng(1000 + seed)
-        base = device(False)
+        base = device(1.0)
         twins = [fit_twin(base, n_queries=twin_queries, rng=rng0, epochs=twin_epochs)
                  for _ in range(2)]
         twin_r2.append(float(np.mean([t.r2 for t in twins])))
