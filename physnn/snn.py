@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .spiking import lif
 from .surrogate import Surrogate, get_surrogate
@@ -133,38 +134,38 @@ class Conv2d:
         s = self.stride
         return ap[:, :, u:u + s * (ho - 1) + 1:s, v:v + s * (wo - 1) + 1:s]
 
-    def forward(self, p: LayerParams, a: np.ndarray) -> np.ndarray:
-        """``a`` of shape ``(rows, C, H, W)`` -> ``(rows, O, Ho, Wo)``."""
-        a = a.reshape(a.shape[0], *self.in_shape())
-        ap = self._padded(a)
+    def _cols(self, a: np.ndarray) -> np.ndarray:
+        """im2col: ``(rows * Ho * Wo, C * k * k)``, one row per output pixel."""
+        k, s = self.kernel_size, self.stride
+        win = sliding_window_view(self._padded(a), (k, k), axis=(2, 3))[:, :, ::s, ::s]
         ho, wo = self.out_hw()
-        z = np.empty((a.shape[0], self.out_channels, ho, wo),
-                     dtype=np.result_type(a.dtype, p.weight.dtype))
-        z[...] = p.bias[None, :, None, None]
-        for u in range(self.kernel_size):
-            for v in range(self.kernel_size):
-                patch = self._patch(ap, u, v)
-                z += np.einsum("oc,nchw->nohw", p.weight[:, :, u, v], patch, optimize=True)
-        return z
+        win = win[:, :, :ho, :wo]
+        return np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(
+            a.shape[0] * ho * wo, -1)
+
+    def forward(self, p: LayerParams, a: np.ndarray) -> np.ndarray:
+        """``a`` of shape ``(rows, C, H, W)`` -> ``(rows, O, Ho, Wo)`` (im2col + one GEMM)."""
+        a = a.reshape(a.shape[0], *self.in_shape())
+        ho, wo = self.out_hw()
+        z = self._cols(a) @ p.weight.reshape(self.out_channels, -1).T + p.bias
+        return np.ascontiguousarray(z.reshape(a.shape[0], ho, wo, -1).transpose(0, 3, 1, 2))
 
     def backward(self, p: LayerParams, a: np.ndarray, g: np.ndarray, need_input: bool
                  ) -> tuple[LayerParams, np.ndarray | None]:
         a4 = a.reshape(a.shape[0], *self.in_shape())
         g = g.reshape(g.shape[0], *self.out_shape())
-        ap = self._padded(a4)
-        gw = np.empty_like(p.weight)
-        gap = np.zeros_like(ap) if need_input else None
-        for u in range(self.kernel_size):
-            for v in range(self.kernel_size):
-                patch = self._patch(ap, u, v)
-                gw[:, :, u, v] = np.einsum("nohw,nchw->oc", g, patch, optimize=True)
-                if gap is not None:
-                    self._patch(gap, u, v)[...] += np.einsum("oc,nohw->nchw",
-                                                             p.weight[:, :, u, v], g,
-                                                             optimize=True)
-        grads = LayerParams(gw, g.sum(axis=(0, 2, 3)))
-        if gap is None:
+        n, o, ho, wo = g.shape
+        g2 = g.transpose(0, 2, 3, 1).reshape(n * ho * wo, o)
+        grads = LayerParams((g2.T @ self._cols(a4)).reshape(p.weight.shape).astype(
+            p.weight.dtype, copy=False), g.sum(axis=(0, 2, 3)))
+        if not need_input:
             return grads, None
+        k = self.kernel_size
+        gcols = (g2 @ p.weight.reshape(o, -1)).reshape(n, ho, wo, self.in_channels, k, k)
+        gap = np.zeros_like(self._padded(a4), dtype=gcols.dtype)
+        for u in range(k):  # col2im: scatter each kernel offset back
+            for v in range(k):
+                self._patch(gap, u, v)[...] += gcols[..., u, v].transpose(0, 3, 1, 2)
         pd = self.padding
         ga = gap[:, :, pd:pd + self.in_hw[0], pd:pd + self.in_hw[1]] if pd else gap
         return grads, np.ascontiguousarray(ga).reshape(a.shape)
