@@ -16,6 +16,7 @@ EXPERIMENTS = {
     "phyll_digits_demo": ["test_accuracy", "physical_queries_train", "digital_macs_train"],
     "phyll_vowels": ["PhyLL (cosine goodness)", "local readout (one pass)",
                      "digital_logistic_regression_accuracy"],
+    "phyll_microwave_vowels": ["PhyLL (cosine goodness)", "digital_logistic_regression_accuracy"],
     "phyll_fashion_optics": ["test_accuracy", "physical_queries_per_test_sample"],
     "phyll_vs_pat": ["drive gain 1.0", "drive gain 0.6", "twin_r2_on_uniform_queries"],
 }
