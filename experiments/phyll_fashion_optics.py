@@ -51,6 +51,7 @@ def main(argv=None) -> dict:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--camera", type=int, default=None, help="camera side C in pixels")
     p.add_argument("--hidden", type=int, default=None, help="digital layer width H")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     args = p.parse_args(argv)
     started = time.perf_counter()
     split = load_fashion_mnist(flatten=True)
@@ -67,7 +68,7 @@ def main(argv=None) -> dict:
     x_te, y_te = split.x_test[te], split.y_test[te]
     monitor = (x_te[:1000], y_te[:1000])  # per-epoch learning curve on a fixed test subset
     net = build_network(camera, hidden)
-    learner = pn.learning.PhyLL(alpha=4.0, inner_steps=5, optimizer=pn.optim.Adam(1e-3))
+    learner = pn.learning.PhyLL(alpha=4.0, inner_steps=5, optimizer=pn.optim.Adam(args.lr))
     hist = learner.fit(net, x_tr, y_tr, epochs=epochs, batch_size=128, rng=rng,
                        eval_data=monitor, progress=not args.no_progress,
                        callback=lambda r: print(f"epoch {r.epoch}: loss {r.loss:.4f}, "

@@ -169,13 +169,14 @@ def main(argv=None) -> dict:
     sim = [100 * metrics[c]["in-silico"]["test_accuracy_in_simulation"]["mean"] for c in conds]
     axes[0].plot(mis_x, sim, ":", color="C2", label="in-silico, evaluated on its twins")
     for c, xv in zip(conds, mis_x, strict=True):
-        axes[0].annotate(c.replace("drive ", ""), (xv, 3), fontsize=7, ha="center")
+        axes[0].annotate(c.replace("drive ", ""), (xv, 55), fontsize=7, ha="center")
     axes[0].set(xlabel="twin vs device: relative RMS error (measured)",
                 ylabel="test accuracy on the device [%]", ylim=(0, 105),
                 title=f"accuracy as the device drifts ({seeds} seeds)")
     axes[0].legend(fontsize=8, loc="lower left")
     xs = np.arange(len(methods))
-    for ax, key, title in ((axes[1], "macs_per_update", "digital MACs per optimizer update"),
+    for ax, key, title in ((axes[1], "macs_per_update",
+                            "digital MACs per optimizer update\n(PhyLL: 10 updates per batch)"),
                            (axes[2], "queries", "physical queries for training")):
         vals = [metrics[conds[0]][m][key] for m in methods]
         ax.bar(xs, [max(v, 1) for v in vals], color=["C0", "C1", "C2", "C3"])
