@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The main job: installs physnn into .venv and runs the demo, which writes its figure to out/.
+# The main job: installs physnn into .venv, trains a physical network (scikit-learn digits
+# through two optical speckle blocks, PhyLL, no gradient through the optics), prints its test
+# accuracy, then draws a spiking population and a nonlinear wave cavity. Figures go to out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -7,5 +9,7 @@ PY=${PYTHON:-python3}
 # shellcheck disable=SC1091
 . .venv/bin/activate
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-python -m pip install -q -e .
-python experiments/spiking_demo.py --out out "$@"
+python -m pip install -q -e ".[data]"
+python experiments/phyll_digits_demo.py --out out "$@"
+python experiments/spiking_demo.py --out out
+python experiments/wave_cavity_demo.py --out out
