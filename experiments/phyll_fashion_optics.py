@@ -8,8 +8,9 @@ pixels (794 SLM pixels in block 1). Inference overlays each of the 10 labels (10
 passes per image) and picks the largest summed goodness. All 60 000 training images; the
 full 10 000-image test set.
 
-Run: ``python experiments/phyll_fashion_optics.py --out out`` (about 15 min on one busy
-core), ``--quick`` for CI (a 2 000-image subset). Needs the package ``dataset-fashion-mnist``.
+Run: ``python experiments/phyll_fashion_optics.py --out out`` (camera 40 x 40, H = 256,
+6 epochs: about 20 min on one busy core), ``--quick`` for CI (a 2 000-image subset).
+Needs the package ``dataset-fashion-mnist``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main(argv=None) -> dict:
     else:
         tr, te = np.arange(60000), np.arange(10000)
     epochs = args.epochs or (1 if args.quick else 6)
-    camera = args.camera or (12 if args.quick else 26)
+    camera = args.camera or (12 if args.quick else 40)
     hidden = args.hidden or (64 if args.quick else 256)
     x_tr, y_tr = split.x_train[tr], split.y_train[tr]
     x_te, y_te = split.x_test[te], split.y_test[te]
