@@ -94,7 +94,7 @@ def main(argv=None) -> dict:
                label=f"final, {ev['n']} test images: {100 * ev['accuracy']:.1f} %")
     a1.set(xlabel="epoch", ylabel=f"test accuracy [%] ({len(monitor[1])}-image subset)", xticks=ep,
            title=f"Fashion-MNIST, camera {camera}x{camera}, H={hidden}")
-    a1.legend(fontsize=8)
+    a1.legend(fontsize=8, loc="lower right")
     cm = np.zeros((10, 10))
     np.add.at(cm, (y_te, pred), 1)
     cm /= cm.sum(1, keepdims=True)
