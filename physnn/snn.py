@@ -26,7 +26,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .spiking import lif
+from .kernels.lif_update import RESET_SUBTRACT
+from .spiking import _CONVENTIONS, LIFState
 from .surrogate import Surrogate, get_surrogate
 
 __all__ = ["Dense", "Conv2d", "LayerParams", "SpikingNetwork"]
@@ -244,13 +245,54 @@ class SpikingNetwork:
         """Whether layer ``i`` is followed by LIF neurons."""
         return i < len(self.layers) - 1 or self.readout == "spike_count"
 
-    def lif_kwargs(self) -> dict:
-        return dict(beta=self.beta, threshold=self.threshold, convention=self.convention)
-
     def lif_step(self, z: np.ndarray, state, record: bool = True):
-        """LIF over a time-major block ``z`` of shape ``(S, batch, *features)``."""
-        return lif(np.ascontiguousarray(z, dtype=np.float32), state=state, backend="cpu",
-                   spike_dtype=np.float32, record_membrane=record, **self.lif_kwargs())
+        """LIF over a time-major block ``z`` of shape ``(S, batch, *features)``.
+
+        Training calls this once per layer and step, so it skips :func:`physnn.lif`'s
+        argument checks (the parameters were checked at construction, ``z`` is made here)
+        and calls the CPU kernel directly; non-finite currents are still refused.
+        Returns ``(spikes, state, membrane)`` (``membrane`` only when ``record``).
+        """
+        from .kernels import lif_cpu
+
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        S, B = z.shape[:2]
+        n = z[0, 0].size
+        beta, tau, thr = self._lif_arrays(n)
+        st = (np.zeros((B, n), np.float32) if state is None
+              else np.array(state.membrane, dtype=np.float32).reshape(B, n))
+        spikes = np.empty((S, B, n), np.float32)
+        mem = np.empty((S, B, n) if record else (0, 0, 0), np.float32)
+        bad = lif_cpu.lif_forward(z.reshape(S, B, n), beta, tau, thr, st, RESET_SUBTRACT,
+                                  _CONVENTIONS[self.convention], spikes, mem, record)
+        if bad.any():
+            raise FloatingPointError("non-finite input current reached a LIF layer "
+                                     "(diverging weights? lower the learning rate)")
+        out = (spikes.reshape(z.shape), LIFState(st.reshape(B, *z.shape[2:])))
+        return (*out, mem.reshape(z.shape)) if record else out
+
+    def sltt_grad(self, g: np.ndarray, mem: np.ndarray) -> np.ndarray:
+        r"""Spatial surrogate gradient :math:`g\,\sigma'(u - \vartheta)` of one step
+        (:func:`physnn.sltt_backward` without its argument checks)."""
+        from .kernels import lif_cpu
+
+        g = np.ascontiguousarray(g, dtype=np.float32)
+        n = g[0].size
+        _, _, thr = self._lif_arrays(n)
+        out = np.empty((1, len(g), n), np.float32)
+        lif_cpu.sltt_backward(g.reshape(1, len(g), n), np.ascontiguousarray(
+            mem, dtype=np.float32).reshape(1, len(g), n), thr, self.surrogate.kind,
+            np.float32(self.surrogate.param), out)
+        return out.reshape(g.shape)
+
+    def _lif_arrays(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-neuron ``(beta, tau, threshold)`` float32 arrays of length ``n`` (cached)."""
+        cache = self.__dict__.setdefault("_lif_cache", {})
+        if n not in cache:
+            tau = np.inf if self.beta == 1.0 else 1.0 / (1.0 - self.beta)
+            cache[n] = tuple(np.full(n, v, np.float32) for v in (self.beta, tau,
+                                                                 self.threshold))
+        return cache[n]
 
     def step_loss(self, out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """Loss of one step's readout ``out (batch, C)`` and its gradient."""

@@ -215,3 +215,13 @@ def test_learners_learn_digits(learner):
     after = lr.evaluate(net, x[1400:], y[1400:], rng=rng)["accuracy"]
     assert len(hist) == 3 and hist.loss[-1] < hist.loss[0]
     assert after > 0.8 > before
+
+
+def test_diverged_currents_stop_training_with_a_clear_error():
+    net = _mlp(0.5)
+    x, y = _batch(8)
+    net.params[0] = net.params[0]._replace(weight=np.full_like(net.params[0].weight, np.nan))
+    with pytest.raises(FloatingPointError, match="non-finite input current"):
+        sltt_gradients(net, x, y, 3)
+    with pytest.raises(FloatingPointError, match="non-finite input current"):
+        bptt_gradients(net, x, y, 3)

@@ -34,7 +34,7 @@ import numpy as np
 from .._threads import one_blas_thread
 from ..optim import SGD, Adam
 from ..snn import LayerParams, SpikingNetwork
-from ..spiking import lif_backward, sltt_backward
+from ..spiking import lif_backward
 from ._base import EpochRecord, History
 
 __all__ = ["BPTT", "SLTT", "bptt_gradients", "sltt_gradients", "peak_memory"]
@@ -214,8 +214,7 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
         for i in range(L - 1, -1, -1):
             a_in, mem = cache[i]
             if mem is not None:
-                g = sltt_backward(g[None], mem[None], threshold=net.threshold,
-                                  surrogate=net.surrogate, backend="cpu")[0]
+                g = net.sltt_grad(g, mem)
             if i == 0 and defer0:
                 g0_sum += g
                 break
