@@ -7,6 +7,7 @@ legacy default CUDA stream unless told otherwise, so their work is ordered.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,37 @@ def _to_torch(a, like):
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
+@functools.cache
+def _lif_function():
+    """The autograd Function, defined once (PyTorch is imported on first use only)."""
+    torch = _import_torch()
+
+    class _LIF(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, inp, cfg):
+            beta, threshold, _, reset, convention, _ = cfg
+            backend = "cuda" if inp.is_cuda else "cpu"
+            spikes, _, mem = lif(_to_kernel(inp), beta=beta, threshold=threshold, reset=reset,
+                                 convention=convention, backend=backend,
+                                 spike_dtype=np.float32, record_membrane=True)
+            s_t, m_t = _to_torch(spikes, inp), _to_torch(mem, inp)
+            ctx.save_for_backward(m_t, s_t)
+            ctx.backend, ctx.cfg = backend, cfg
+            return s_t
+
+        @staticmethod
+        def backward(ctx, grad):
+            beta, threshold, sg, reset, convention, detach_reset = ctx.cfg
+            m_t, s_t = ctx.saved_tensors
+            grad_x, _ = lif_backward(_to_kernel(grad), _to_kernel(m_t), _to_kernel(s_t),
+                                     beta=beta, threshold=threshold, surrogate=sg, reset=reset,
+                                     convention=convention, detach_reset=detach_reset,
+                                     backend=ctx.backend)
+            return _to_torch(grad_x, grad), None
+
+    return _LIF
+
+
 def lif_spikes(
     x: Any,
     *,
@@ -66,29 +98,7 @@ def lif_spikes(
     torch.Tensor, float32, same shape and device as ``x``
     """
     torch = _import_torch()
-    sg = get_surrogate(surrogate)
-
-    class _LIF(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, inp):
-            backend = "cuda" if inp.is_cuda else "cpu"
-            spikes, _, mem = lif(_to_kernel(inp), beta=beta, threshold=threshold, reset=reset,
-                                 convention=convention, backend=backend,
-                                 spike_dtype=np.float32, record_membrane=True)
-            s_t, m_t = _to_torch(spikes, inp), _to_torch(mem, inp)
-            ctx.save_for_backward(m_t, s_t)
-            ctx.backend = backend
-            return s_t
-
-        @staticmethod
-        def backward(ctx, grad):
-            m_t, s_t = ctx.saved_tensors
-            grad_x, _ = lif_backward(_to_kernel(grad), _to_kernel(m_t), _to_kernel(s_t),
-                                     beta=beta, threshold=threshold, surrogate=sg, reset=reset,
-                                     convention=convention, detach_reset=detach_reset,
-                                     backend=ctx.backend)
-            return _to_torch(grad_x, grad)
-
+    cfg = (beta, threshold, get_surrogate(surrogate), reset, convention, detach_reset)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    return _LIF.apply(x)
+    return _lif_function().apply(x, cfg)
