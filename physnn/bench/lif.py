@@ -139,6 +139,8 @@ def run_cuda(quick: bool, repeats: int | None) -> dict:
             results[name] = time_median(make(torch, x_t), repeats=reps, sync=sync)
         except ImportError as exc:
             results[name], notes[name] = None, f"not installed ({exc.name})"
+        except Exception as exc:  # a peer failing on this device must not hide our numbers
+            results[name], notes[name] = None, f"failed: {type(exc).__name__}: {exc}"
     dst = torch.empty_like(x_t)
     results["copy-limit"] = time_median(lambda: dst.copy_(x_t), repeats=reps, sync=sync)
     # memory-traffic floor of the forward: read float32 input, write uint8 spikes
@@ -178,6 +180,8 @@ def run_cuda(quick: bool, repeats: int | None) -> dict:
                 lambda: step(snn_seq), repeats=max(1, reps // 3), sync=sync)
         except ImportError:
             notes[f"snntorch-cuda-linear+lif-N{n}"] = "snntorch not installed"
+        except Exception as exc:
+            notes[f"snntorch-cuda-linear+lif-N{n}"] = f"failed: {type(exc).__name__}: {exc}"
         try:
             from spikingjelly.activation_based import functional, neuron
 
@@ -192,6 +196,8 @@ def run_cuda(quick: bool, repeats: int | None) -> dict:
                 lambda: step(sj_seq), repeats=reps, sync=sync)
         except ImportError:
             notes[f"spikingjelly-cuda-linear+lif-N{n}"] = "spikingjelly not installed"
+        except Exception as exc:
+            notes[f"spikingjelly-cuda-linear+lif-N{n}"] = f"failed: {type(exc).__name__}: {exc}"
     workload = {"model": "LIF (snntorch convention, subtract reset)", "T": T, "batch": B,
                 "N": N, "dtype": "float32", "spikes": "uint8", "open_neuromorphic":
                 {"T": on_T, "batch": on_B, "N": [1024] if quick else [4096, 16384]},
