@@ -256,3 +256,26 @@ def test_history_records_and_callback():
     assert d["wall_s"] == sorted(d["wall_s"]) and d["queries"][-1] == 3 * len(x) * 2
     with pytest.raises(AttributeError):
         _ = hist.not_a_field
+
+
+def test_lr_schedule_sets_each_epochs_rate_and_restores_it():
+    learner = LEARNERS["phyll"]()
+    x, y = blobs(n_per=4)
+    net = make_net(learner)
+    rates = []
+    learner.fit(net, x, y, epochs=4, batch_size=6, rng=np.random.default_rng(0), progress=False,
+                lr_schedule="cosine", callback=lambda r: rates.append(learner.optimizer.lr))
+    expect = [1e-2 * 0.5 * (1 + np.cos(np.pi * e / 4)) for e in range(4)]
+    np.testing.assert_allclose(rates, expect, rtol=1e-12)
+    assert learner.optimizer.lr == 1e-2
+    rates.clear()
+    learner.fit(net, x, y, epochs=2, batch_size=6, rng=np.random.default_rng(0), progress=False,
+                lr_schedule=lambda e, n: 0.1 * e,
+                callback=lambda r: rates.append(learner.optimizer.lr))
+    np.testing.assert_allclose(rates, [1e-3, 2e-3])
+    with pytest.raises(ValueError, match="lr_schedule"):
+        learner.fit(net, x, y, epochs=1, rng=np.random.default_rng(0), lr_schedule="step")
+    with pytest.raises(ValueError, match="lr_schedule gave"):
+        learner.fit(net, x, y, epochs=1, rng=np.random.default_rng(0), progress=False,
+                    lr_schedule=lambda e, n: 0.0)
+    assert learner.optimizer.lr == 1e-2

@@ -95,6 +95,17 @@ def overlay_labels(x: np.ndarray, labels: np.ndarray, num_classes: int, *,
     return out
 
 
+def _lr_factor(schedule: str | Callable[[int, int], float]) -> Callable[[int, int], float]:
+    """The learning-rate factor ``f(epoch, epochs)`` of a ``lr_schedule`` argument."""
+    if callable(schedule):
+        return schedule
+    if schedule == "constant":
+        return lambda e, n: 1.0
+    if schedule == "cosine":
+        return lambda e, n: 0.5 * (1.0 + np.cos(np.pi * (e - 1) / n))
+    raise ValueError(f"lr_schedule must be 'constant', 'cosine' or a callable, got {schedule!r}")
+
+
 def _check_xy(net: PhysicalNetwork, x: Any, y: Any, width: int, name: str = "x"
               ) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x)
@@ -251,7 +262,8 @@ class LocalLearner(ABC):
             rng: np.random.Generator, batch_size: int = 64,
             eval_data: tuple[np.ndarray, np.ndarray] | None = None, progress: bool = True,
             callback: Callable[[EpochRecord], None] | None = None,
-            checkpoint: str | os.PathLike | None = None) -> History:
+            checkpoint: str | os.PathLike | None = None,
+            lr_schedule: str | Callable[[int, int], float] = "constant") -> History:
         """Train ``net`` for ``epochs`` passes over ``(x, y)`` in shuffled mini-batches.
 
         Parameters
@@ -275,6 +287,11 @@ class LocalLearner(ABC):
             Called with each :class:`EpochRecord`.
         checkpoint : path, optional
             An ``.npz`` file rewritten atomically after every epoch with the parameters.
+        lr_schedule : {"constant", "cosine"} or callable, default "constant"
+            Learning-rate factor of epoch ``e = 1 .. epochs``: the optimizer's ``lr`` is
+            ``lr_0 f(e)`` during that epoch and ``lr_0`` again after ``fit`` returns.
+            ``"cosine"``: :math:`f(e) = \\tfrac12 (1 + \\cos(\\pi (e - 1) / E))`;
+            a callable gets ``(e, epochs)`` and returns a positive factor.
 
         Returns
         -------
@@ -286,10 +303,23 @@ class LocalLearner(ABC):
             raise ValueError(f"epochs must be a positive int, got {epochs!r}")
         if not isinstance(batch_size, int | np.integer) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        factor = _lr_factor(lr_schedule)
         x, y, k = self._validate(net, x, y)
+        ex = ey = None
         if eval_data is not None:
             ex, ey, _ = self._validate(net, *eval_data, name="eval_data x")
         self._bind(net, k, rng)
+        lr0 = self.optimizer.lr
+        try:
+            return self._fit_epochs(net, x, y, ex, ey, epochs=int(epochs),
+                                    rng=rng, batch_size=int(batch_size), progress=progress,
+                                    callback=callback, checkpoint=checkpoint,
+                                    lr=lambda e: lr0 * factor(e, int(epochs)))
+        finally:
+            self.optimizer.lr = lr0
+
+    def _fit_epochs(self, net, x, y, ex, ey, *, epochs, rng, batch_size, progress, callback,
+                    checkpoint, lr) -> History:
         from tqdm.auto import tqdm
 
         show = bool(progress) and sys.stderr.isatty()
@@ -300,6 +330,11 @@ class LocalLearner(ABC):
         bar = tqdm(range(1, int(epochs) + 1), disable=not show, desc=type(self).__name__,
                    unit="epoch", leave=False)
         for ep in bar:
+            rate = float(lr(ep))
+            if not (np.isfinite(rate) and rate > 0):
+                raise ValueError(f"lr_schedule gave the learning rate {rate!r} at epoch {ep}; "
+                                 "it must be positive and finite")
+            self.optimizer.lr = rate
             t0 = time.perf_counter()
             order = rng.permutation(n)
             losses = []
@@ -309,7 +344,7 @@ class LocalLearner(ABC):
             wall += time.perf_counter() - t0
             q_train = self._train_queries(net) - q0
             acc = float("nan")
-            if eval_data is not None:
+            if ex is not None:
                 before = [b.physical.queries for b in net.blocks]
                 acc = float(np.mean(self.predict(net, ex, rng=rng) == ey))
                 self._eval_queries += sum(b.physical.queries - q for b, q in
