@@ -278,8 +278,13 @@ class WaveCavity(PhysicalLayer):
     Readout: ``"windows"`` integrates the probes' intensity :math:`u^2` over ``n_windows``
     equal windows of the run (``out_features = n_probes * n_windows``); ``"spectrum"`` gives
     the magnitude of each probe's spectrum at ``readout_frequencies``,
-    :math:`|\sum_n u(n\,dt)\, e^{-2\pi i f n dt}|\,dt` (``n_probes * n_frequencies``).
-    Outputs are probe-major. Optional additive Gaussian measurement noise of std ``noise``.
+    :math:`|\sum_n u(n\,dt)\, e^{-2\pi i f n dt}|\,dt` (``n_probes * n_frequencies``);
+    ``"bands"`` gives the power of each probe's signal in the frequency bands between
+    consecutive ``band_edges`` (a band-pass filter bank and power detector at each probe),
+    :math:`\sum_{f_a \le f_m < f_{a+1}} |\hat u(f_m)|^2 \, dt / N` with :math:`\hat u` the
+    DFT of the Hann-windowed signal over the last ``band_steps`` steps
+    (``n_probes * (len(band_edges) - 1)``). Outputs are probe-major. Optional additive
+    Gaussian measurement noise of std ``noise``.
 
     Parameters
     ----------
@@ -298,11 +303,16 @@ class WaveCavity(PhysicalLayer):
         Part of the run during which the tones are on.
     amplitude : float
         Drive amplitude ``A`` (field / time^2) for a unit input.
-    readout : {"windows", "spectrum"}
+    readout : {"windows", "spectrum", "bands"}
     n_windows : int
         Time windows of the ``"windows"`` readout.
     readout_frequencies : sequence of float, optional
         Frequencies of the ``"spectrum"`` readout; default the tone frequencies.
+    band_edges : sequence of float, optional
+        Increasing band edges (1/time) of the ``"bands"`` readout, within ``(0, 1/(2 dt)]``;
+        default 8 log-spaced bands from ``c0 / (40 h)`` to ``c0 / (4 h)``.
+    band_steps : int, optional
+        Steps at the end of the run analysed by the ``"bands"`` readout (default all).
     noise : float
         Std of additive Gaussian noise on each output.
     params : WaveCavityParams, optional
@@ -322,9 +332,11 @@ class WaveCavity(PhysicalLayer):
         frequencies: np.ndarray | None = None,
         drive_fraction: float = 0.5,
         amplitude: float = 1.0,
-        readout: Literal["windows", "spectrum"] = "windows",
+        readout: Literal["windows", "spectrum", "bands"] = "windows",
         n_windows: int = 4,
         readout_frequencies: np.ndarray | None = None,
+        band_edges: np.ndarray | None = None,
+        band_steps: int | None = None,
         noise: float = 0.0,
         params: WaveCavityParams | None = None,
         backend: str = "cpu",
@@ -337,8 +349,8 @@ class WaveCavity(PhysicalLayer):
             raise ValueError(f"in_features must be a positive int, got {in_features!r}")
         if encoding not in ("tones", "waveform"):
             raise ValueError(f"encoding must be 'tones' or 'waveform', got {encoding!r}")
-        if readout not in ("windows", "spectrum"):
-            raise ValueError(f"readout must be 'windows' or 'spectrum', got {readout!r}")
+        if readout not in ("windows", "spectrum", "bands"):
+            raise ValueError(f"readout must be 'windows', 'spectrum' or 'bands', got {readout!r}")
         if not (isinstance(n_steps, int | np.integer) and n_steps >= 1):
             raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
         if encoding == "waveform" and n_steps < in_features:
@@ -386,6 +398,8 @@ class WaveCavity(PhysicalLayer):
                 raise ValueError(f"n_windows must be in 1..n_steps, got {n_windows!r}")
             self._edges = np.linspace(0, self.n_steps, int(n_windows) + 1).round().astype(int)
             self.out_features = n_probes * int(n_windows)
+        elif readout == "bands":
+            self._setup_bands(band_edges, band_steps, n_probes)
         else:
             rf = self.frequencies if readout_frequencies is None else readout_frequencies
             self.readout_frequencies = np.asarray(rf, np.float64).ravel()
@@ -393,6 +407,32 @@ class WaveCavity(PhysicalLayer):
                 raise ValueError("readout_frequencies must not be empty")
             self._dft = np.exp(-2j * np.pi * self.readout_frequencies[:, None] * t[None, :])
             self.out_features = n_probes * self.readout_frequencies.size
+
+    def _setup_bands(self, band_edges, band_steps, n_probes: int) -> None:
+        c0, h = self.geometry.c0, self.geometry.h
+        if band_edges is None:
+            band_edges = np.geomspace(c0 / (40 * h), c0 / (4 * h), 9)
+        edges = np.asarray(band_edges, np.float64).ravel()
+        nyquist = 0.5 / self.dt
+        if edges.size < 2 or np.any(np.diff(edges) <= 0) or edges[0] <= 0 or edges[-1] > nyquist:
+            raise ValueError("band_edges must be at least 2 increasing frequencies in "
+                             f"(0, 1/(2 dt) = {nyquist:.4g}], got {edges}")
+        n = self.n_steps if band_steps is None else band_steps
+        if not (isinstance(n, int | np.integer) and 2 <= n <= self.n_steps):
+            raise ValueError(f"band_steps must be an int in 2..n_steps={self.n_steps}, "
+                             f"got {band_steps!r}")
+        f = np.fft.rfftfreq(int(n), self.dt)
+        band = np.searchsorted(edges, f, side="right") - 1
+        band[(f < edges[0]) | (f >= edges[-1])] = -1
+        empty = sorted(set(range(edges.size - 1)) - set(band[band >= 0].tolist()))
+        if empty:
+            raise ValueError(f"bands {empty} of band_edges hold no DFT frequency of the "
+                             f"{n}-step readout (resolution {1 / (n * self.dt):.4g}); widen "
+                             "them or analyse more steps")
+        self.band_edges = edges
+        self._band_steps = int(n)
+        self._band_of_bin = band
+        self.out_features = n_probes * (edges.size - 1)
 
     def _params_changed(self) -> None:
         medium = self.geometry.medium(self.params.speed_scale)
@@ -436,6 +476,15 @@ class WaveCavity(PhysicalLayer):
             cum = np.concatenate([np.zeros((1,) + sig.shape[1:]), np.cumsum(sig, axis=0)])
             win = (cum[self._edges[1:]] - cum[self._edges[:-1]]) * self.dt  # (W, B, P)
             y = win.transpose(1, 2, 0)  # (B, P, W)
+        elif self.readout == "bands":
+            sig = self.probe_signals(x, "field").astype(np.float64)[-self._band_steps:]
+            n = self._band_steps
+            spec = np.abs(np.fft.rfft(sig * np.hanning(n)[:, None, None], axis=0)) ** 2
+            nb = self.band_edges.size - 1
+            y = np.zeros((nb,) + spec.shape[1:])
+            keep = self._band_of_bin >= 0
+            np.add.at(y, self._band_of_bin[keep], spec[keep])
+            y = (y * (self.dt / n)).transpose(1, 2, 0)  # (B, P, bands)
         else:
             sig = self.probe_signals(x, "field").astype(np.float64)
             y = np.abs(np.einsum("ft,tbp->bpf", self._dft, sig)) * self.dt

@@ -74,3 +74,24 @@ def test_stratified_split():
     assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == 25
     with pytest.raises(ValueError, match="test_fraction"):
         data.stratified_split(y, 1.5, np.random.default_rng(0))
+
+
+def test_vowel_windows(data_dir):
+    x, y, spk = data.vowel_windows(path=data_dir)
+    assert x.shape == (279, 1000) and x.dtype == np.float32
+    assert np.bincount(y).tolist() == [93, 93, 93] and len(set(spk)) == 93
+    np.testing.assert_allclose(np.abs(x).max(1), 1.0, rtol=1e-6)
+    # the 16 kHz -> 10 kHz resampling keeps the pitch: the strongest low-frequency peak of a
+    # voiced vowel lies between 80 and 400 Hz (fundamental or a low harmonic)
+    spec = np.abs(np.fft.rfft(x[0] * np.hanning(1000)))
+    f = np.fft.rfftfreq(1000, 1e-4)
+    assert 80 <= f[np.argmax(np.where(f < 400, spec, 0))] <= 400
+    x7, y7, _ = data.vowel_windows(data.FORMANT_VOWELS, sample_rate=8000, length=400,
+                                   path=data_dir)
+    assert x7.shape == (651, 400) and y7.max() == 6
+    with pytest.raises(ValueError, match="vowels"):
+        data.vowel_windows(("ae", "xx"), path=data_dir)
+    with pytest.raises(ValueError, match="length"):
+        data.vowel_windows(length=10**6, path=data_dir)
+    with pytest.raises(ValueError, match="sample_rate"):
+        data.vowel_windows(sample_rate=44100, path=data_dir)

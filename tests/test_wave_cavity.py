@@ -66,6 +66,28 @@ def test_spectrum_readout_finds_the_tone_that_was_played():
         assert np.all(np.argmax(y[k], axis=1) == k)
 
 
+def test_bands_readout_is_the_band_power_of_each_probe():
+    edges = [0.0375, 0.0625, 0.0875, 0.1125, 0.1375]  # one band around each default tone
+    cav = _cavity(False, readout="bands", band_edges=edges, n_steps=600, band_steps=500)
+    assert cav.out_features == 3 * 4
+    y = cav(np.eye(4)).reshape(4, 3, 4)  # (input tone, probe, band)
+    for k in range(4):
+        assert np.all(np.argmax(y[k], axis=1) == k)
+    # oracle: Hann-windowed DFT of the last 500 steps, |U|^2 summed per band, times dt / N
+    sig = cav.probe_signals(np.eye(4)).astype(np.float64)[-500:]
+    f = np.fft.rfftfreq(500, cav.dt)
+    spec = np.abs(np.fft.rfft(sig * np.hanning(500)[:, None, None], axis=0)) ** 2
+    bands = zip(edges[:-1], edges[1:], strict=True)
+    want = np.stack([spec[(f >= lo) & (f < hi)].sum(0) for lo, hi in bands], -1) * cav.dt / 500
+    np.testing.assert_allclose(y, want.astype(np.float32), rtol=1e-5)
+    with pytest.raises(ValueError, match="band_edges"):
+        _cavity(readout="bands", band_edges=[0.1, 0.05])
+    with pytest.raises(ValueError, match="hold no DFT frequency"):
+        _cavity(readout="bands", band_edges=[0.1, 0.1001, 0.2], n_steps=100)
+    with pytest.raises(ValueError, match="band_steps"):
+        _cavity(readout="bands", band_steps=10**6)
+
+
 def test_waveform_encoding_runs_a_raw_signal():
     t = np.arange(200)
     wave = np.sin(2 * np.pi * 0.07 * t) * np.hanning(200)
