@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from .kernels import conv_cpu
 from .kernels.lif_update import RESET_SUBTRACT
 from .spiking import _CONVENTIONS, LIFState
 from .surrogate import Surrogate, get_surrogate
@@ -124,52 +124,38 @@ class Conv2d:
                                               self.kernel_size, self.kernel_size))
         return LayerParams(w.astype(np.float32), np.zeros(self.out_channels, np.float32))
 
-    def _padded(self, a: np.ndarray) -> np.ndarray:
-        p = self.padding
-        if p == 0:
-            return a
-        return np.pad(a, ((0, 0), (0, 0), (p, p), (p, p)))
-
-    def _patch(self, ap: np.ndarray, u: int, v: int) -> np.ndarray:
-        ho, wo = self.out_hw()
-        s = self.stride
-        return ap[:, :, u:u + s * (ho - 1) + 1:s, v:v + s * (wo - 1) + 1:s]
-
     def _cols(self, a: np.ndarray) -> np.ndarray:
         """im2col: ``(rows * Ho * Wo, C * k * k)``, one row per output pixel."""
-        k, s = self.kernel_size, self.stride
-        win = sliding_window_view(self._padded(a), (k, k), axis=(2, 3))[:, :, ::s, ::s]
         ho, wo = self.out_hw()
-        win = win[:, :, :ho, :wo]
-        return np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(
-            a.shape[0] * ho * wo, -1)
+        a = np.ascontiguousarray(a)
+        cols = np.empty((a.shape[0] * ho * wo, self.in_channels * self.kernel_size ** 2),
+                        np.result_type(a.dtype, np.float32))
+        conv_cpu.im2col(a, self.kernel_size, self.stride, self.padding, ho, wo, cols)
+        return cols
 
     def forward(self, p: LayerParams, a: np.ndarray) -> np.ndarray:
         """``a`` of shape ``(rows, C, H, W)`` -> ``(rows, O, Ho, Wo)`` (im2col + one GEMM)."""
         a = a.reshape(a.shape[0], *self.in_shape())
-        ho, wo = self.out_hw()
-        z = self._cols(a) @ p.weight.reshape(self.out_channels, -1).T + p.bias
-        return np.ascontiguousarray(z.reshape(a.shape[0], ho, wo, -1).transpose(0, 3, 1, 2))
+        z = self._cols(a) @ p.weight.reshape(self.out_channels, -1).T
+        out = np.empty((a.shape[0], *self.out_shape()), z.dtype)
+        conv_cpu.rows_to_nchw(z, p.bias.astype(z.dtype, copy=False), out)
+        return out
 
     def backward(self, p: LayerParams, a: np.ndarray, g: np.ndarray, need_input: bool
                  ) -> tuple[LayerParams, np.ndarray | None]:
         a4 = a.reshape(a.shape[0], *self.in_shape())
-        g = g.reshape(g.shape[0], *self.out_shape())
+        g = np.ascontiguousarray(g.reshape(g.shape[0], *self.out_shape()))
         n, o, ho, wo = g.shape
-        g2 = g.transpose(0, 2, 3, 1).reshape(n * ho * wo, o)
+        g2 = np.empty((n * ho * wo, o), g.dtype)
+        conv_cpu.nchw_to_rows(g, g2)
         grads = LayerParams((g2.T @ self._cols(a4)).reshape(p.weight.shape).astype(
             p.weight.dtype, copy=False), g.sum(axis=(0, 2, 3)))
         if not need_input:
             return grads, None
-        k = self.kernel_size
-        gcols = (g2 @ p.weight.reshape(o, -1)).reshape(n, ho, wo, self.in_channels, k, k)
-        gap = np.zeros_like(self._padded(a4), dtype=gcols.dtype)
-        for u in range(k):  # col2im: scatter each kernel offset back
-            for v in range(k):
-                self._patch(gap, u, v)[...] += gcols[..., u, v].transpose(0, 3, 1, 2)
-        pd = self.padding
-        ga = gap[:, :, pd:pd + self.in_hw[0], pd:pd + self.in_hw[1]] if pd else gap
-        return grads, np.ascontiguousarray(ga).reshape(a.shape)
+        gcols = g2 @ p.weight.reshape(o, -1)
+        ga = np.empty((n, *self.in_shape()), gcols.dtype)
+        conv_cpu.col2im(gcols, self.kernel_size, self.stride, self.padding, ho, wo, ga)
+        return grads, ga.reshape(a.shape)
 
     def macs(self, rows: int) -> int:
         ho, wo = self.out_hw()
