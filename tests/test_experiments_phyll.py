@@ -17,7 +17,7 @@ EXPERIMENTS = {
     "phyll_vowels": ["PhyLL (cosine goodness)", "local readout (one pass)",
                      "digital_logistic_regression_accuracy"],
     "phyll_microwave_vowels": ["PhyLL (cosine goodness)", "digital_logistic_regression_accuracy"],
-    "phyll_fashion_optics": ["test_accuracy", "physical_queries_per_test_sample"],
+    "phyll_fashion_optics": ["PhyLL (cosine goodness)", "local readout (one pass)"],
     "phyll_vs_pat": ["drive gain 1.0", "drive gain 0.6", "twin_r2_on_uniform_queries"],
     "phyll_wave_audio": ["3 vowels (ae ei iy)", "7 vowels"],
 }
