@@ -133,12 +133,25 @@ class Conv2d:
         conv_cpu.im2col(a, self.kernel_size, self.stride, self.padding, ho, wo, cols)
         return cols
 
+    def _chunks(self, rows: int) -> range:
+        """Row chunks whose im2col matrix stays near 2**20 entries (cache-resident), so a
+        layer over ``T * batch`` rows never builds one huge column matrix."""
+        ho, wo = self.out_hw()
+        per_row = ho * wo * self.in_channels * self.kernel_size ** 2
+        return range(0, rows, max(1, (1 << 20) // per_row))
+
     def forward(self, p: LayerParams, a: np.ndarray) -> np.ndarray:
-        """``a`` of shape ``(rows, C, H, W)`` -> ``(rows, O, Ho, Wo)`` (im2col + one GEMM)."""
+        """``a`` of shape ``(rows, C, H, W)`` -> ``(rows, O, Ho, Wo)`` (im2col + GEMM, in
+        row chunks)."""
         a = a.reshape(a.shape[0], *self.in_shape())
-        z = self._cols(a) @ p.weight.reshape(self.out_channels, -1).T
-        out = np.empty((a.shape[0], *self.out_shape()), z.dtype)
-        conv_cpu.rows_to_nchw(z, p.bias.astype(z.dtype, copy=False), out)
+        w2t = p.weight.reshape(self.out_channels, -1).T
+        dtype = np.result_type(a.dtype, np.float32, p.weight.dtype)
+        out = np.empty((a.shape[0], *self.out_shape()), dtype)
+        bias = p.bias.astype(dtype, copy=False)
+        rows = self._chunks(a.shape[0])
+        for s in rows:
+            chunk = slice(s, s + rows.step)
+            conv_cpu.rows_to_nchw(self._cols(a[chunk]) @ w2t, bias, out[chunk])
         return out
 
     def backward(self, p: LayerParams, a: np.ndarray, g: np.ndarray, need_input: bool
@@ -146,16 +159,24 @@ class Conv2d:
         a4 = a.reshape(a.shape[0], *self.in_shape())
         g = np.ascontiguousarray(g.reshape(g.shape[0], *self.out_shape()))
         n, o, ho, wo = g.shape
-        g2 = np.empty((n * ho * wo, o), g.dtype)
-        conv_cpu.nchw_to_rows(g, g2)
-        grads = LayerParams((g2.T @ self._cols(a4)).reshape(p.weight.shape).astype(
-            p.weight.dtype, copy=False), g.sum(axis=(0, 2, 3)))
-        if not need_input:
-            return grads, None
-        gcols = g2 @ p.weight.reshape(o, -1)
-        ga = np.empty((n, *self.in_shape()), gcols.dtype)
-        conv_cpu.col2im(gcols, self.kernel_size, self.stride, self.padding, ho, wo, ga)
-        return grads, ga.reshape(a.shape)
+        w2 = p.weight.reshape(o, -1)
+        gw = np.zeros(w2.shape, np.result_type(g.dtype, a4.dtype, np.float32))
+        ga = None
+        if need_input:
+            ga = np.empty((n, *self.in_shape()), np.result_type(g.dtype, w2.dtype))
+        rows = self._chunks(n)
+        for s in rows:
+            chunk = slice(s, s + rows.step)
+            gc = g[chunk]
+            g2 = np.empty((gc.shape[0] * ho * wo, o), g.dtype)
+            conv_cpu.nchw_to_rows(gc, g2)
+            gw += g2.T @ self._cols(a4[chunk])
+            if need_input:
+                conv_cpu.col2im(g2 @ w2, self.kernel_size, self.stride, self.padding, ho, wo,
+                                ga[chunk])
+        grads = LayerParams(gw.reshape(p.weight.shape).astype(p.weight.dtype, copy=False),
+                            g.sum(axis=(0, 2, 3)))
+        return grads, (None if ga is None else ga.reshape(a.shape))
 
     def macs(self, rows: int) -> int:
         ho, wo = self.out_hw()

@@ -3,7 +3,11 @@ a contiguous inner loop over neurons. They assume valid input (see :mod:`physnn.
 
 Each driver is compiled twice from one source: parallel, and serial for small problems
 (below :data:`SERIAL_BELOW` neuron-steps a parallel region costs more than it saves, the
-more so on a busy machine). :func:`driver` picks one.
+more so on a busy machine). :func:`driver` picks one. The LIF forward, its BPTT backward and
+the SLTT backward are further specialised per reset / convention / surrogate / detach mode
+(:func:`physnn.kernels._compile.specialize`, compiled on first use): with no mode branch left
+in the per-neuron loop LLVM vectorises it (the BPTT backward ran 10x faster than one generic
+build on T=32, B=128, N=1568).
 
 Layout: ``x[T, B, N]`` time-major, per-neuron parameters ``[N]``, state ``[B, N]`` (updated in
 place: the wrappers pass a copy). Each driver returns a ``[B]`` flag array that is set where
@@ -103,30 +107,40 @@ def _alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, recor
     return bad
 
 
-def _lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
-             grad_x, carry):
+# Placeholders of the backward's surrogate and reset handling, frozen per variant like
+# RESET and CONV above.
+KIND = U.SG_TRIANGLE
+DETACH = 0
+
+
+def _lif_bptt(grad_spikes, membrane, spikes, beta, thr, p, grad_x, carry):
     """Reverse-time LIF backward; ``carry[B, N]`` enters as the gradient from beyond the
     last step (usually zeros) and leaves as the carry before step 0."""
     T, B, N = grad_spikes.shape
     for b in prange(B):
         cb = carry[b]
         for t in range(T - 1, -1, -1):
+            gt = grad_spikes[t, b]
+            ut = membrane[t, b]
+            st = spikes[t, b]
+            gx = grad_x[t, b]
             for n in range(N):
-                d, c = lif_bptt_step(cb[n], grad_spikes[t, b, n], membrane[t, b, n],
-                                     spikes[t, b, n],
-                                     beta[n], thr[n], kind, p, reset, conv, detach_reset)
-                grad_x[t, b, n] = d
+                d, c = lif_bptt_step(cb[n], gt[n], ut[n], st[n], beta[n], thr[n], KIND, p,
+                                     RESET, CONV, DETACH)
+                gx[n] = d
                 cb[n] = c
 
 
-def _sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
+def _sltt_backward(grad_spikes, membrane, thr, p, grad_x):
     """Spatial-only (SLTT) backward of one or many steps: ``dx = g * sg'(u - thr)``."""
     S, B, N = grad_spikes.shape
     for b in prange(B):
         for t in range(S):
+            gt = grad_spikes[t, b]
+            ut = membrane[t, b]
+            gx = grad_x[t, b]
             for n in range(N):
-                grad_x[t, b, n] = grad_spikes[t, b, n] * surrogate_grad(
-                    membrane[t, b, n] - thr[n], kind, p)
+                gx[n] = gt[n] * surrogate_grad(ut[n] - thr[n], KIND, p)
 
 
 SERIAL_BELOW = 1 << 16
@@ -137,7 +151,7 @@ def _pair(fn):
 
 
 _DRIVERS = {fn.__name__.lstrip("_"): _pair(fn) for fn in
-            (_synaptic_forward, _alif_forward, _lif_bptt, _sltt_backward)}
+            (_synaptic_forward, _alif_forward)}
 
 
 @functools.cache
@@ -165,9 +179,24 @@ def alif_forward(x, *args):
     return driver("alif_forward", x.size)(x, *args)
 
 
-def lif_bptt(grad_spikes, *args):
-    return driver("lif_bptt", grad_spikes.size)(grad_spikes, *args)
+@functools.cache
+def _bptt_variant(kind: int, reset: int, conv: int, detach: int, parallel: bool):
+    jit = njit(parallel=parallel, cache=True)
+    return specialize(_lif_bptt, jit, KIND=kind, RESET=reset, CONV=conv, DETACH=detach)
 
 
-def sltt_backward(grad_spikes, *args):
-    return driver("sltt_backward", grad_spikes.size)(grad_spikes, *args)
+def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
+             grad_x, carry):
+    kernel = _bptt_variant(int(kind), int(reset), int(conv), int(bool(detach_reset)),
+                           grad_spikes.size >= SERIAL_BELOW)
+    return kernel(grad_spikes, membrane, spikes, beta, thr, p, grad_x, carry)
+
+
+@functools.cache
+def _sltt_variant(kind: int, parallel: bool):
+    return specialize(_sltt_backward, njit(parallel=parallel, cache=True), KIND=kind)
+
+
+def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
+    kernel = _sltt_variant(int(kind), grad_spikes.size >= SERIAL_BELOW)
+    return kernel(grad_spikes, membrane, thr, p, grad_x)
