@@ -21,9 +21,10 @@ def test_bench_lif_quick_writes_the_record(tmp_path, capsys):
     rec = json.loads(out.read_text())
     assert set(rec) >= {"workload", "device", "results"}
     assert rec["workload"]["T"] == 20
-    for impl in ("physnn-cpu", "numpy-loop", "memcpy-limit"):
+    for impl in ("physnn-cpu", "numpy-loop", "memcpy-limit", "physnn-cpu-fwd+bwd"):
         assert rec["results"][impl] > 0
-    assert {"snntorch-cpu", "spikingjelly-cpu"} <= set(rec["results"])
+    assert {"snntorch-cpu", "spikingjelly-cpu", "snntorch-cpu-fwd+bwd",
+            "spikingjelly-cpu-fwd+bwd"} <= set(rec["results"])
     assert "physnn-cpu" in capsys.readouterr().out
 
 

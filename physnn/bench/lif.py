@@ -1,7 +1,11 @@
 """``physnn bench lif``: the LIF time loop side by side with its peers, on the same input.
 
 CPU (T=100, batch=128, N=1024): physnn-cpu, a NumPy time loop, snntorch ``Leaky``,
-SpikingJelly multi-step ``LIFNode``, and a memcpy of the input (the bandwidth limit).
+SpikingJelly multi-step ``LIFNode``, and a memcpy of the input (the bandwidth limit); then
+forward + backward (surrogate gradient of ``sum(spikes)`` with respect to the input, atan
+surrogate with alpha = 2 for all three): physnn (:func:`~physnn.spiking.lif` with the
+membrane record, then :func:`~physnn.spiking.lif_backward`) against autograd through
+snntorch and SpikingJelly.
 CUDA (T=100, batch=256, N=16384): physnn-cuda, snntorch, SpikingJelly, a device copy of the
 input; plus the Open Neuromorphic shape (Linear(N, N) + LIF, T=500, batch=16, N=4096 and
 16384, forward + backward of ``sum(output)``) against snntorch, SpikingJelly and Linear alone.
@@ -15,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..spiking import lif
+from ..spiking import lif, lif_backward
+from ..surrogate import atan
 from ._common import cpu_name, print_table, time_median, write_record
 
 BETA, THRESHOLD = 0.9, 1.0
@@ -65,6 +70,53 @@ def _peer_spikingjelly(torch, x_t):
     return run
 
 
+def _physnn_grad(x):
+    ones = np.ones_like(x)
+
+    def run():
+        spikes, _, mem = lif(x, beta=BETA, threshold=THRESHOLD, record_membrane=True,
+                             backend="cpu")
+        return lif_backward(ones, mem, spikes, beta=BETA, threshold=THRESHOLD,
+                            surrogate=atan(2.0), backend="cpu")[0]
+
+    return run
+
+
+def _peer_snntorch_grad(torch, x_t):
+    import snntorch as snn
+    from snntorch import surrogate
+
+    neuron = snn.Leaky(beta=BETA, threshold=THRESHOLD, spike_grad=surrogate.atan(alpha=2.0))
+
+    def run():
+        x = x_t.detach().requires_grad_(True)
+        mem = torch.zeros_like(x[0])
+        out = []
+        for t in range(x.shape[0]):
+            spk, mem = neuron(x[t], mem)
+            out.append(spk)
+        torch.stack(out).sum().backward()
+        return x.grad
+
+    return run
+
+
+def _peer_spikingjelly_grad(torch, x_t):
+    from spikingjelly.activation_based import functional, neuron, surrogate
+
+    node = neuron.LIFNode(tau=1.0 / (1.0 - BETA), decay_input=False, v_reset=None,
+                          v_threshold=THRESHOLD, surrogate_function=surrogate.ATan(alpha=2.0),
+                          step_mode="m")
+
+    def run():
+        functional.reset_net(node)
+        x = x_t.detach().requires_grad_(True)
+        node(x).sum().backward()
+        return x.grad
+
+    return run
+
+
 def _numpy_loop(x):
     beta, thr = np.float32(BETA), np.float32(THRESHOLD)
 
@@ -104,6 +156,18 @@ def run_cpu(quick: bool, repeats: int | None) -> dict:
         results[name] = time_median(fn, repeats=max(1, reps // 2 if not quick else reps))
     dst = np.empty_like(x)
     results["memcpy-limit"] = time_median(lambda: np.copyto(dst, x), repeats=reps)
+    results["physnn-cpu-fwd+bwd"] = time_median(_physnn_grad(x), repeats=reps)
+    for name, make in (("snntorch-cpu-fwd+bwd", _peer_snntorch_grad),
+                       ("spikingjelly-cpu-fwd+bwd", _peer_spikingjelly_grad)):
+        if torch is None:
+            results[name], notes[name] = None, "torch not installed"
+            continue
+        try:
+            fn = make(torch, torch.from_numpy(x))
+        except ImportError as exc:
+            results[name], notes[name] = None, f"not installed ({exc.name})"
+            continue
+        results[name] = time_median(fn, repeats=max(1, reps // 2 if not quick else reps))
     workload = {"model": "LIF (snntorch convention, subtract reset)", "T": T, "batch": B,
                 "N": N, "dtype": "float32", "spikes": "uint8", "beta": BETA,
                 "threshold": THRESHOLD, "quick": quick}
