@@ -89,8 +89,17 @@ def bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps:
 
     Every layer runs over all ``T`` steps at once (one matrix product over ``T * batch``
     rows); the LIF backward kernel runs the time loop in reverse. Activations of all steps
-    are kept, so memory grows linearly with ``T``.
+    are kept, so memory grows linearly with ``T``. BLAS runs on one thread here: its worker
+    threads and numba's parallel kernels take turns on the same cores, and together they
+    were 3-4x slower than one BLAS thread on a 2-core machine.
     """
+    with one_blas_thread():
+        return _bptt_gradients(net, x, y, num_steps, encoder=encoder, rng=rng)
+
+
+def _bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
+                    encoder: str, rng: np.random.Generator | None
+                    ) -> tuple[float, list[LayerParams]]:
     x, y = _check_batch(net, x, y)
     T = _check_steps(num_steps)
     B = len(x)
@@ -234,6 +243,12 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
 def predict_logits(net: SpikingNetwork, x: np.ndarray, num_steps: int, *,
                    encoder: str = "direct", rng: np.random.Generator | None = None) -> np.ndarray:
     """Summed readout over the steps, ``(batch, C)``: membranes or spike counts."""
+    with one_blas_thread():
+        return _predict_logits(net, x, num_steps, encoder=encoder, rng=rng)
+
+
+def _predict_logits(net: SpikingNetwork, x: np.ndarray, num_steps: int, *, encoder: str,
+                    rng: np.random.Generator | None) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32).reshape(len(x), *net.in_shape)
     T = _check_steps(num_steps)
     states: list[Any] = [None] * len(net.layers)
