@@ -11,7 +11,7 @@ goodness of sample :math:`i`, :math:`\\sigma` the logistic function,
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_softmax, softmax
+from scipy.special import expit
 
 __all__ = [
     "COSINE_EPS",
@@ -132,7 +132,10 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     """
     b = logits.shape[0]
     idx = np.arange(b)
-    loss = float(-np.mean(log_softmax(logits, axis=1)[idx, labels]))
-    g = softmax(logits, axis=1)
+    shifted = logits - logits.max(axis=1, keepdims=True)  # one pass shared by L and its grad
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(total[:, 0]) - shifted[idx, labels]))
+    g = e / total
     g[idx, labels] -= 1.0
     return loss, g / b
