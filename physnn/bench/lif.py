@@ -144,30 +144,26 @@ def run_cpu(quick: bool, repeats: int | None) -> dict:
                                                     backend="cpu"), repeats=reps)
     results["numpy-loop"] = time_median(_numpy_loop(x), repeats=reps)
     torch = _torch()
-    for name, make in (("snntorch-cpu", _peer_snntorch), ("spikingjelly-cpu", _peer_spikingjelly)):
-        if torch is None:
-            results[name], notes[name] = None, "torch not installed"
-            continue
-        try:
-            fn = make(torch, torch.from_numpy(x))
-        except ImportError as exc:
-            results[name], notes[name] = None, f"not installed ({exc.name})"
-            continue
-        results[name] = time_median(fn, repeats=max(1, reps // 2 if not quick else reps))
+    peer_reps = max(1, reps // 2 if not quick else reps)
+
+    def peers(*pairs):
+        for name, make in pairs:
+            if torch is None:
+                results[name], notes[name] = None, "torch not installed"
+                continue
+            try:
+                fn = make(torch, torch.from_numpy(x))
+            except ImportError as exc:
+                results[name], notes[name] = None, f"not installed ({exc.name})"
+                continue
+            results[name] = time_median(fn, repeats=peer_reps)
+
+    peers(("snntorch-cpu", _peer_snntorch), ("spikingjelly-cpu", _peer_spikingjelly))
     dst = np.empty_like(x)
     results["memcpy-limit"] = time_median(lambda: np.copyto(dst, x), repeats=reps)
     results["physnn-cpu-fwd+bwd"] = time_median(_physnn_grad(x), repeats=reps)
-    for name, make in (("snntorch-cpu-fwd+bwd", _peer_snntorch_grad),
-                       ("spikingjelly-cpu-fwd+bwd", _peer_spikingjelly_grad)):
-        if torch is None:
-            results[name], notes[name] = None, "torch not installed"
-            continue
-        try:
-            fn = make(torch, torch.from_numpy(x))
-        except ImportError as exc:
-            results[name], notes[name] = None, f"not installed ({exc.name})"
-            continue
-        results[name] = time_median(fn, repeats=max(1, reps // 2 if not quick else reps))
+    peers(("snntorch-cpu-fwd+bwd", _peer_snntorch_grad),
+          ("spikingjelly-cpu-fwd+bwd", _peer_spikingjelly_grad))
     workload = {"model": "LIF (snntorch convention, subtract reset)", "T": T, "batch": B,
                 "N": N, "dtype": "float32", "spikes": "uint8", "beta": BETA,
                 "threshold": THRESHOLD, "quick": quick}
