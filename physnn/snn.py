@@ -271,7 +271,7 @@ class SpikingNetwork:
         spikes = np.empty((S, B, n), np.float32)
         mem = np.empty((S, B, n) if record else (0, 0, 0), np.float32)
         bad = lif_cpu.lif_forward(z.reshape(S, B, n), beta, tau, thr, st, RESET_SUBTRACT,
-                                  _CONVENTIONS[self.convention], spikes, mem, record)
+                                  _CONVENTIONS[self.convention], spikes, mem, record, uni=1)
         if bad.any():
             raise FloatingPointError("non-finite input current reached a LIF layer "
                                      "(diverging weights? lower the learning rate)")
@@ -289,7 +289,7 @@ class SpikingNetwork:
         out = np.empty((1, len(g), n), np.float32)
         lif_cpu.sltt_backward(g.reshape(1, len(g), n), np.ascontiguousarray(
             mem, dtype=np.float32).reshape(1, len(g), n), thr, self.surrogate.kind,
-            np.float32(self.surrogate.param), out)
+            np.float32(self.surrogate.param), out, uni=1)
         return out.reshape(g.shape)
 
     def _lif_arrays(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

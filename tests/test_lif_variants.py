@@ -1,0 +1,102 @@
+"""The CPU LIF drivers' compiled variants agree with each other bit for bit.
+
+The drivers are compiled per uniform / per-neuron parameters and serial / parallel, and the
+BPTT backward splits the batch into per-thread chunks (see :mod:`physnn.kernels.lif_cpu`).
+None of these choices may change a result; the NumPy oracles in ``test_lif`` and
+``test_lif_grad`` pin the values themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from physnn.kernels import lif_cpu
+from physnn.kernels.lif_update import (
+    CONV_SNNTORCH,
+    CONV_SPIKINGJELLY,
+    RESET_SUBTRACT,
+    RESET_ZERO,
+    SG_ATAN,
+    SG_FAST_SIGMOID,
+    SG_TRIANGLE,
+)
+
+T, B, N = 6, 5, 7
+
+
+def _params(rng):
+    beta = np.full(N, 0.8, np.float32)
+    tau = np.full(N, 5.0, np.float32)
+    thr = np.full(N, 1.0, np.float32)
+    x = rng.normal(0.4, 0.8, size=(T, B, N)).astype(np.float32)
+    return x, beta, tau, thr
+
+
+@pytest.mark.parametrize("conv", [CONV_SNNTORCH, CONV_SPIKINGJELLY])
+@pytest.mark.parametrize("reset", [RESET_SUBTRACT, RESET_ZERO])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_forward_uniform_variant_equals_general(conv, reset, parallel):
+    x, beta, tau, thr = _params(np.random.default_rng(1))
+    outs = []
+    for uni in (0, 1):
+        st = np.full((B, N), 0.3, np.float32)
+        spk = np.empty_like(x)
+        mem = np.empty_like(x)
+        bad = lif_cpu._lif_variant(reset, conv, uni, parallel)(x, beta, tau, thr, st, spk, mem,
+                                                               True)
+        outs.append((spk, mem, st, bad))
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert outs[0][0].any() and not outs[0][3].any()
+
+
+def test_uniform_detects_single_valued_parameters():
+    assert lif_cpu.uniform(np.full(3, 0.5), np.ones(3)) == 1
+    assert lif_cpu.uniform(np.array([0.5, 0.5, 0.6])) == 0
+    assert lif_cpu.uniform(np.full(2, np.inf)) == 1  # beta = 1 gives tau = inf
+    assert lif_cpu.uniform(np.empty(0)) == 0
+
+
+@pytest.mark.parametrize("kind", [SG_ATAN, SG_FAST_SIGMOID, SG_TRIANGLE])
+@pytest.mark.parametrize("conv", [CONV_SNNTORCH, CONV_SPIKINGJELLY])
+def test_bptt_variants_and_chunks_agree(kind, conv):
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=(T, B, N)).astype(np.float32)
+    mem = rng.normal(1.0, 0.5, size=(T, B, N)).astype(np.float32)
+    spk = (mem > 1).astype(np.float32)
+    _, beta, _, thr = _params(rng)
+    results = []
+    for uni, parallel, chunks in [(0, False, 1), (1, False, 1), (1, True, 2), (1, True, B),
+                                  (0, True, 3)]:
+        gx = np.full_like(g, np.nan)
+        carry = np.full((B, N), 0.25, np.float32)
+        kernel = lif_cpu._bptt_variant(kind, RESET_SUBTRACT, conv, 0, uni, parallel)
+        kernel(g, mem, spk, beta, thr, np.float32(2.0), gx, carry, chunks)
+        results.append((gx, carry))
+    for gx, carry in results[1:]:
+        np.testing.assert_array_equal(gx, results[0][0])
+        np.testing.assert_array_equal(carry, results[0][1])
+    assert np.isfinite(results[0][0]).all()
+
+
+def test_sltt_backward_uniform_variant_equals_general():
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(T, B, N)).astype(np.float32)
+    mem = rng.normal(1.0, 0.5, size=(T, B, N)).astype(np.float32)
+    _, _, _, thr = _params(rng)
+    outs = []
+    for uni in (0, 1):
+        out = np.empty_like(g)
+        lif_cpu.sltt_backward(g, mem, thr, SG_TRIANGLE, np.float32(1.0), out, uni=uni)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert (outs[0] != 0).any()
+
+
+def test_drivers_accept_zero_neurons():
+    x = np.zeros((3, 2, 0), np.float32)
+    p = np.zeros(0, np.float32)
+    bad = lif_cpu.lif_forward(x, p, p, p, np.zeros((2, 0), np.float32), RESET_SUBTRACT,
+                              CONV_SNNTORCH, np.empty_like(x), np.empty_like(x), True)
+    assert bad.shape == (2,) and not bad.any()
