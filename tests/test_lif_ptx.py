@@ -1,4 +1,4 @@
-"""Type-check every CUDA LIF kernel by compiling it to PTX (no GPU needed; the CUDA
+"""Type-check every CUDA LIF and spiking-network kernel by compiling it to PTX (no GPU needed; the CUDA
 simulator does not type-check). Skipped where the CUDA toolkit wheels are absent."""
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ U3, U1 = "uint8[:, :, ::1]", "uint8[::1]"
                              f"{F3}, boolean, {U1})"),
     ("_lif_bptt_kernel", f"void({F3}, {F3}, {U3}, {F1}, {F1}, int64, float32, int64, int64, "
                          f"boolean, {F3}, {F2})"),
+    ("_lif_bptt_kernel", f"void({F3}, {F3}, {F3}, {F1}, {F1}, int64, float32, int64, int64, "
+                         f"boolean, {F3}, {F2})"),  # float32 spikes, as SpikingNetwork has
     ("_sltt_backward_kernel", f"void({F3}, {F3}, {F1}, int64, float32, {F3})"),
 ])
 def test_kernel_compiles_to_ptx(name, sig):
@@ -63,3 +65,35 @@ def test_kernel_compiles_to_ptx(name, sig):
         assert not re.search(r"\.f64\b", ptx), f"{name} promotes to float64"
         # no fused multiply-add: spikes must round as on the CPU and in snntorch
         assert "fma.rn" not in ptx, f"{name} fuses a multiply-add"
+
+
+I1 = "int64[::1]"
+F4 = "float32[:, :, :, ::1]"
+
+
+@pytest.mark.parametrize("name,args,sig", [
+    ("_gemm_variant", (0, 0), f"void({F2}, {F2}, {F2}, boolean)"),
+    ("_gemm_variant", (1, 0), f"void({F2}, {F2}, {F2}, boolean)"),
+    ("_gemm_variant", (0, 1), f"void({F2}, {F2}, {F2}, boolean)"),
+    ("_conv_variant", ("im2col", 3, 2, 1), f"void({F4}, int64, int64, {F2})"),
+    ("_conv_variant", ("col2im", 3, 2, 1), f"void({F2}, int64, int64, {F4})"),
+    ("add_row_vector", None, f"void({F2}, {F1})"),
+    ("column_sums", None, f"void({F2}, {F1}, boolean)"),
+    ("sum_leading", None, f"void({F2}, {F1})"),
+    ("repeat_leading", None, f"void({F1}, {F2})"),
+    ("axpy", None, f"void({F1}, {F1}, float32)"),
+    ("fill", None, f"void({F1}, float64)"),
+    ("softmax_cross_entropy", None, f"void({F2}, {I1}, float32, {F1}, {F2})"),
+    ("spike_count_mse", None, f"void({F2}, {I1}, float32, {F1}, {F2})"),
+    ("rows_to_nchw", None, f"void({F2}, {F1}, {F4})"),
+    ("nchw_to_rows", None, f"void({F4}, {F2})"),
+])
+def test_spiking_network_kernel_compiles_to_ptx(name, args, sig):
+    """The kernels of spiking-network training on CUDA (:mod:`physnn.kernels.snn_cuda`)."""
+    from physnn.kernels import snn_cuda
+
+    kernel = getattr(snn_cuda, name)
+    if args is not None:
+        kernel = kernel(*args)
+    ptx = _ptx_or_skip(kernel, sig)
+    assert ".entry" in ptx or ".visible" in ptx

@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from .._threads import one_blas_thread
+from ..backends import resolve_backend
 from ..optim import SGD, Adam
 from ..snn import LayerParams, SpikingNetwork
-from ..spiking import lif_backward
 from ._base import EpochRecord, History
+from ._snn_ops import HostOps, make_ops
 
 __all__ = ["BPTT", "SLTT", "bptt_gradients", "sltt_gradients", "peak_memory"]
 
@@ -83,87 +84,88 @@ def _encode(x: np.ndarray, encoder: str, rng: np.random.Generator | None) -> np.
 
 
 def bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
-                   encoder: str = "direct", rng: np.random.Generator | None = None
-                   ) -> tuple[float, list[LayerParams]]:
+                   encoder: str = "direct", rng: np.random.Generator | None = None,
+                   backend: str = "cpu") -> tuple[float, list[LayerParams]]:
     """Loss and exact surrogate gradients of :math:`L = \\frac1T\\sum_t L_t` by BPTT.
 
     Every layer runs over all ``T`` steps at once (one matrix product over ``T * batch``
     rows); the LIF backward kernel runs the time loop in reverse. Activations of all steps
-    are kept, so memory grows linearly with ``T``. BLAS runs on one thread here: its worker
-    threads and numba's parallel kernels take turns on the same cores, and together they
-    were 3-4x slower than one BLAS thread on a 2-core machine.
+    are kept, so memory grows linearly with ``T``. On the CPU, BLAS runs on one thread here:
+    its worker threads and numba's parallel kernels take turns on the same cores, and together
+    they were 3-4x slower than one BLAS thread on a 2-core machine.
+
+    ``backend="cuda"`` (or ``"auto"``) runs the same algorithm on the GPU
+    (:mod:`physnn.kernels.snn_cuda`); the returned gradients are host arrays either way.
     """
+    ops = make_ops(net, resolve_backend(backend))
     with one_blas_thread():
-        return _bptt_gradients(net, x, y, num_steps, encoder=encoder, rng=rng)
+        return _bptt_gradients(net, x, y, num_steps, encoder=encoder, rng=rng, ops=ops)
 
 
 def _bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
-                    encoder: str, rng: np.random.Generator | None
+                    encoder: str, rng: np.random.Generator | None, ops
                     ) -> tuple[float, list[LayerParams]]:
     x, y = _check_batch(net, x, y)
     T = _check_steps(num_steps)
     B = len(x)
     L = len(net.layers)
     direct = encoder == "direct"
-    if direct:
-        inputs0 = x
-    else:
-        inputs0 = np.stack([_encode(x, encoder, rng) for _ in range(T)])
-    acts: list[np.ndarray] = []  # input of each layer, time-major (T, B, *in) (or x)
-    records: list[tuple[np.ndarray, np.ndarray] | None] = []
-    a = inputs0
-    for i, (layer, p) in enumerate(zip(net.layers, net.params, strict=True)):
+    xd = ops.upload(x if direct else np.stack([_encode(x, encoder, rng) for _ in range(T)]))
+    acts: list[Any] = []  # input of each layer, time-major (T, B, *in) (or x)
+    records: list[tuple[Any, Any] | None] = []
+    a = xd
+    for i, layer in enumerate(net.layers):
         acts.append(a)
         if i == 0 and direct:  # the same current every step: compute it once
-            z1 = layer.forward(p, x)
-            z = np.broadcast_to(z1, (T, *z1.shape))
+            z = ops.repeat(ops.forward(0, xd), T)
         else:
-            z = layer.forward(p, a.reshape(T * B, *layer.in_shape())).reshape(
+            z = ops.forward(i, a.reshape(T * B, *layer.in_shape())).reshape(
                 T, B, *layer.out_shape())
         if net.spiking(i):
-            s, _, mem = net.lif_step(z, None)
+            s, _, mem = ops.lif(z, None)
             records.append((mem, s))
             a = s
         else:
             records.append(None)
             a = z
-    out = a.reshape(T * B, -1)
-    loss, g = net.step_loss(out, np.tile(y, T))  # mean over T * B = (1/T) sum_t mean_b
+    ops.check()
+    # mean over T * B rows = (1/T) sum_t mean_b; row (t, b) has label y[b]
+    loss, g = ops.loss(a.reshape(T * B, net.num_classes), ops.labels(y))
     g = g.reshape(T, B, *net.layers[-1].out_shape())
-    grads: list[LayerParams | None] = [None] * L
+    grads: list[Any] = [None] * L
     for i in range(L - 1, -1, -1):
-        layer, p = net.layers[i], net.params[i]
+        layer = net.layers[i]
         if records[i] is not None:
-            mem, s = records[i]
-            g, _ = lif_backward(np.ascontiguousarray(g, dtype=np.float32), mem, s,
-                                beta=net.beta, threshold=net.threshold,
-                                surrogate=net.surrogate, convention=net.convention,
-                                detach_reset=net.detach_reset, backend="cpu")
+            g = ops.lif_bptt(g, *records[i])
         if i == 0 and direct:
-            grads[0], _ = layer.backward(p, x, g.sum(axis=0), need_input=False)
+            grads[0], _ = ops.backward(0, xd, ops.sum_time(g), need_input=False)
             break
-        gl, ga = layer.backward(p, acts[i].reshape(T * B, *layer.in_shape()),
-                                g.reshape(T * B, *layer.out_shape()), need_input=i > 0)
+        gl, ga = ops.backward(i, acts[i].reshape(T * B, *layer.in_shape()),
+                              g.reshape(T * B, *layer.out_shape()), need_input=i > 0)
         grads[i] = gl
         if ga is not None:
             g = ga.reshape(acts[i].shape)
-    return loss, grads  # type: ignore[return-value]
+    return loss, [LayerParams(ops.host(gl.weight), ops.host(gl.bias)) for gl in grads]
 
 
-def sltt_gradients(*args: Any, **kwargs: Any) -> tuple[float, list[LayerParams]]:
+def sltt_gradients(*args: Any, backend: str = "cpu", **kwargs: Any
+                   ) -> tuple[float, list[LayerParams]]:
     """Loss and SLTT gradients (see :func:`_sltt_gradients` for the arguments).
 
-    The per-step products have only ``batch`` rows, so they run on one BLAS thread.
+    The per-step products have only ``batch`` rows, so on the CPU they run on one BLAS
+    thread. ``backend="cuda"`` (or ``"auto"``) runs on the GPU, one step at a time as on the
+    CPU.
     """
+    ops = make_ops(args[0] if args else kwargs["net"], resolve_backend(backend))
     with one_blas_thread():
-        return _sltt_gradients(*args, **kwargs)
+        return _sltt_gradients(*args, ops=ops, **kwargs)
 
 
 def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps: int, *,
                    k: int | None = None, encoder: str = "direct",
                    rng: np.random.Generator | None = None,
-                   apply_step: Callable[[list[LayerParams]], None] | None = None
-                   ) -> tuple[float, list[LayerParams]]:
+                   apply_step: Callable[[list[LayerParams]], None] | None = None,
+                   ops=None) -> tuple[float, list[LayerParams]]:
     """Loss and SLTT gradients: per-step spatial backpropagation, accumulated over steps.
 
     Parameters
@@ -172,6 +174,8 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
         SLTT-K: backpropagate at ``k`` steps drawn without replacement from ``rng`` (the
         gradient of :math:`\\frac1k\\sum_{t \\in S} L_t`); ``None`` backpropagates at every
         step (gradient of :math:`\\frac1T\\sum_t L_t`).
+    apply_step : callable, optional
+        Online SLTT: called with each step's host gradients (it updates ``net.params``).
 
     Returns
     -------
@@ -192,84 +196,110 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
     else:
         chosen = np.ones(T, bool)
         scale = 1.0 / T
+    ops = ops if ops is not None else HostOps(net)
     L = len(net.layers)
+    B = len(x)
     direct = encoder == "direct"
+    yd = ops.labels(y)
+    xd = ops.upload(x) if direct else None
     # with a constant input current, layer 0's product is the same at every step: compute
     # it once and defer its weight gradient to one product with the summed error
     defer0 = direct and apply_step is None
-    z0 = net.layers[0].forward(net.params[0], x) if direct else None
+    z0 = ops.forward(0, xd) if direct else None
     states: list[Any] = [None] * L
-    grads = [LayerParams(np.zeros_like(p.weight), np.zeros_like(p.bias)) for p in net.params]
-    g0_sum = np.zeros_like(z0) if defer0 else None
+    grads = ops.zero_grads()
+    g0_sum = ops.zeros_like(z0) if defer0 else None
     total = 0.0
     for t in range(T):
-        a = x if direct else _encode(x, encoder, rng)
-        cache: list[tuple[np.ndarray, np.ndarray | None]] = []
-        for i, (layer, p) in enumerate(zip(net.layers, net.params, strict=True)):
-            z = z0 if (i == 0 and direct) else layer.forward(p, a)
+        a = xd if direct else ops.upload(_encode(x, encoder, rng))
+        cache: list[tuple[Any, Any]] = []
+        for i in range(L):
+            z = z0 if (i == 0 and direct) else ops.forward(i, a)
             mem = None
             if net.spiking(i):
-                s, states[i], m = net.lif_step(z[None], states[i])
-                mem, z = m[0], s[0]
+                s, states[i], m = ops.lif(z.reshape(1, *z.shape), states[i])
+                mem, z = m.reshape(z.shape), s.reshape(z.shape)
             cache.append((a, mem))
             a = z
-        loss_t, g = net.step_loss(a.reshape(len(x), -1), y)
+        loss_t, g = ops.loss(a.reshape(B, net.num_classes), yd)
         total += loss_t
         if not chosen[t]:
             continue
-        g = (g * scale).reshape(a.shape).astype(np.float32)
-        step_grads = grads if apply_step is None else [
-            LayerParams(np.zeros_like(p.weight), np.zeros_like(p.bias)) for p in net.params]
+        g = ops.scaled(g, scale).reshape(a.shape)
+        step_grads = grads if apply_step is None else ops.zero_grads()
         for i in range(L - 1, -1, -1):
             a_in, mem = cache[i]
             if mem is not None:
-                g = net.sltt_grad(g, mem)
+                g = ops.sltt_grad(g, mem)
             if i == 0 and defer0:
-                g0_sum += g
+                ops.add_(g0_sum, g)
                 break
-            gl, g = net.layers[i].backward(net.params[i], a_in, g, need_input=i > 0)
-            step_grads[i] = LayerParams(step_grads[i].weight + gl.weight,
-                                        step_grads[i].bias + gl.bias)
+            gl, g = ops.backward(i, a_in, g, need_input=i > 0)
+            step_grads[i] = ops.add_grads(step_grads[i], gl)
         if apply_step is not None:
-            apply_step(step_grads)
+            apply_step([LayerParams(ops.host(gl.weight), ops.host(gl.bias))
+                        for gl in step_grads])
+            ops.refresh()
             if direct:
-                z0 = net.layers[0].forward(net.params[0], x)
+                z0 = ops.forward(0, xd)
+    ops.check()
     if defer0:
-        gl, _ = net.layers[0].backward(net.params[0], x, g0_sum, need_input=False)
-        grads[0] = gl
-    return total / T, grads
+        grads[0], _ = ops.backward(0, xd, g0_sum, need_input=False)
+    return total / T, [LayerParams(ops.host(gl.weight), ops.host(gl.bias)) for gl in grads]
 
 
 def predict_logits(net: SpikingNetwork, x: np.ndarray, num_steps: int, *,
-                   encoder: str = "direct", rng: np.random.Generator | None = None) -> np.ndarray:
+                   encoder: str = "direct", rng: np.random.Generator | None = None,
+                   backend: str = "cpu") -> np.ndarray:
     """Summed readout over the steps, ``(batch, C)``: membranes or spike counts."""
+    ops = make_ops(net, resolve_backend(backend))
     with one_blas_thread():
-        return _predict_logits(net, x, num_steps, encoder=encoder, rng=rng)
+        return _predict_logits(net, x, num_steps, encoder=encoder, rng=rng, ops=ops)
 
 
 def _predict_logits(net: SpikingNetwork, x: np.ndarray, num_steps: int, *, encoder: str,
-                    rng: np.random.Generator | None) -> np.ndarray:
+                    rng: np.random.Generator | None, ops) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32).reshape(len(x), *net.in_shape)
     T = _check_steps(num_steps)
+    B = len(x)
     states: list[Any] = [None] * len(net.layers)
-    z0 = net.layers[0].forward(net.params[0], x) if encoder == "direct" else None
-    acc = None
+    direct = encoder == "direct"
+    xd = ops.upload(x) if direct else None
+    z0 = ops.forward(0, xd) if direct else None
+    acc = ops.accumulator((B, net.num_classes))
     for _ in range(T):
-        a = x if encoder == "direct" else _encode(x, encoder, rng)
-        for i, (layer, p) in enumerate(zip(net.layers, net.params, strict=True)):
-            z = z0 if (i == 0 and z0 is not None) else layer.forward(p, a)
+        a = xd if direct else ops.upload(_encode(x, encoder, rng))
+        for i in range(len(net.layers)):
+            z = z0 if (i == 0 and direct) else ops.forward(i, a)
             if net.spiking(i):
-                s, states[i] = net.lif_step(z[None], states[i], record=False)
-                z = s[0]
+                s, states[i] = ops.lif(z.reshape(1, *z.shape), states[i], record=False)
+                z = s.reshape(z.shape)
             a = z
-        out = a.reshape(len(x), -1)
-        acc = out.astype(np.float64) if acc is None else acc + out
-    return acc
+        ops.add_(acc, a.reshape(B, net.num_classes))
+    ops.check()
+    return np.asarray(ops.host(acc), dtype=np.float64)
 
 
-def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int]:
-    """Run ``fn()`` and return ``(result, peak bytes allocated during the call)``, measured
-    with :mod:`tracemalloc` (NumPy reports its buffers to it) above the level at the start."""
+def peak_memory(fn: Callable[[], Any], *, backend: str = "cpu") -> tuple[Any, int]:
+    """Run ``fn()`` and return ``(result, peak bytes allocated during the call)``.
+
+    ``backend="cpu"``: measured with :mod:`tracemalloc` (NumPy reports its buffers to it)
+    above the level at the start. ``backend="cuda"``: the peak of the device buffers the
+    CUDA path of this module allocated (it counts each one and its release), above the level
+    at the start; the CUDA context and numba's own allocations are not included.
+    """
+    if backend == "cuda":
+        import gc
+
+        from ._snn_ops import DEVICE_MEMORY
+
+        gc.collect()  # release the buffers of earlier calls first, so they are not counted
+        DEVICE_MEMORY.reset_peak()
+        base = DEVICE_MEMORY.live
+        result = fn()
+        return result, max(0, DEVICE_MEMORY.peak - base)
+    if backend != "cpu":
+        raise ValueError(f"backend must be 'cpu' or 'cuda', got {backend!r}")
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -293,8 +323,9 @@ class _SpikingLearner(ABC):
     name = "spiking"
 
     def __init__(self, *, num_steps: int, optimizer: Adam | SGD | None = None,
-                 encoder: str = "direct") -> None:
+                 encoder: str = "direct", backend: str = "cpu") -> None:
         self.num_steps = _check_steps(num_steps)
+        self.backend = resolve_backend(backend)
         self.optimizer = optimizer if optimizer is not None else Adam(1e-3)
         if not hasattr(self.optimizer, "init") or not hasattr(self.optimizer, "step"):
             raise TypeError("optimizer must be a physnn.optim optimizer (SGD or Adam)")
@@ -322,7 +353,8 @@ class _SpikingLearner(ABC):
                 rng: np.random.Generator | None = None) -> np.ndarray:
         """Predicted class per sample."""
         out = [predict_logits(net, x[i:i + batch_size], self.num_steps, encoder=self.encoder,
-                              rng=rng).argmax(axis=1) for i in range(0, len(x), batch_size)]
+                              rng=rng, backend=self.backend).argmax(axis=1)
+               for i in range(0, len(x), batch_size)]
         return np.concatenate(out)
 
     def evaluate(self, net: SpikingNetwork, x: np.ndarray, y: np.ndarray, *,
@@ -402,12 +434,17 @@ class BPTT(_SpikingLearner):
     encoder : {"direct", "rate"}
         ``"direct"`` feeds the input as a constant current every step; ``"rate"`` samples
         Bernoulli spikes with probability ``x`` (needs inputs in [0, 1]).
+    backend : {"cpu", "cuda", "auto"}
+        Where the forward and backward passes run. The parameters and the optimizer stay
+        on the host; with ``"cuda"`` each batch uploads them once and downloads the
+        gradients.
     """
 
     name = "BPTT"
 
     def _gradients(self, net, x, y, rng):
-        return bptt_gradients(net, x, y, self.num_steps, encoder=self.encoder, rng=rng)
+        return bptt_gradients(net, x, y, self.num_steps, encoder=self.encoder, rng=rng,
+                              backend=self.backend)
 
 
 class SLTT(_SpikingLearner):
@@ -423,12 +460,15 @@ class SLTT(_SpikingLearner):
     encoder : {"direct", "rate"}
     online : bool
         Update the weights after every step instead of once per batch.
+    backend : {"cpu", "cuda", "auto"}
+        As for :class:`BPTT`.
     """
 
     def __init__(self, *, num_steps: int, k: int | None = None,
                  optimizer: Adam | SGD | None = None, encoder: str = "direct",
-                 online: bool = False) -> None:
-        super().__init__(num_steps=num_steps, optimizer=optimizer, encoder=encoder)
+                 online: bool = False, backend: str = "cpu") -> None:
+        super().__init__(num_steps=num_steps, optimizer=optimizer, encoder=encoder,
+                         backend=backend)
         self.online = bool(online)
         if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer)
                               or not 1 <= k <= self.num_steps):
@@ -444,5 +484,5 @@ class SLTT(_SpikingLearner):
                     net.params[i], self._opt_states[i] = self.optimizer.step(
                         net.params[i], g, self._opt_states[i])
         loss, grads = sltt_gradients(net, x, y, self.num_steps, k=self.k, encoder=self.encoder,
-                                     rng=rng, apply_step=apply_step)
+                                     rng=rng, apply_step=apply_step, backend=self.backend)
         return loss, (None if self.online else grads)  # online: applied step by step

@@ -1,0 +1,341 @@
+"""The array operations BPTT, SLTT and inference need, once per backend.
+
+:mod:`physnn.learning.sltt` writes each algorithm once against this small interface;
+:class:`HostOps` runs it with NumPy and the numba CPU kernels, :class:`CudaOps` with numba
+device arrays and the kernels of :mod:`physnn.kernels.snn_cuda` and
+:mod:`physnn.kernels.lif_cuda`. Parameters stay on the host (the optimizers are NumPy); the
+CUDA path uploads them once per batch and returns host gradients.
+
+Activation arrays are time-major ``(T, batch, *features)``; ``layer`` is a
+:class:`physnn.snn.Dense` or :class:`physnn.snn.Conv2d`.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Any
+
+import numpy as np
+
+from ..kernels.lif_update import RESET_SUBTRACT
+from ..snn import Conv2d, LayerParams, SpikingNetwork
+from ..spiking import _CONVENTIONS, lif_backward
+
+__all__ = ["HostOps", "CudaOps", "make_ops", "DEVICE_MEMORY"]
+
+
+class HostOps:
+    """NumPy arrays, numba CPU kernels (the reference path)."""
+
+    name = "cpu"
+
+    def __init__(self, net: SpikingNetwork) -> None:
+        self.net = net
+        self.params = net.params
+
+    def upload(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def labels(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def forward(self, i: int, a):
+        return self.net.layers[i].forward(self.params[i], a)
+
+    def backward(self, i: int, a, g, need_input: bool):
+        return self.net.layers[i].backward(self.params[i], a, g, need_input)
+
+    def lif(self, z, state, record: bool = True):
+        return self.net.lif_step(z, state, record)
+
+    def lif_bptt(self, g, mem, s):
+        net = self.net
+        gx, _ = lif_backward(np.ascontiguousarray(g, dtype=np.float32), mem, s, beta=net.beta,
+                             threshold=net.threshold, surrogate=net.surrogate,
+                             convention=net.convention, detach_reset=net.detach_reset,
+                             backend="cpu")
+        return gx
+
+    def sltt_grad(self, g, mem):
+        return self.net.sltt_grad(g, mem)
+
+    def loss(self, out, y) -> tuple[float, Any]:
+        """Mean per-row loss of ``out (rows, C)``; row ``r`` has label ``y[r % len(y)]``."""
+        reps = len(out) // len(y)
+        return self.net.step_loss(out, np.tile(y, reps) if reps > 1 else y)
+
+    def repeat(self, z, T: int):
+        return np.broadcast_to(z, (T, *z.shape))
+
+    def sum_time(self, g):
+        return g.sum(axis=0)
+
+    def scaled(self, g, s: float):
+        return (g * s).astype(np.float32)
+
+    def zeros_like(self, a):
+        return np.zeros_like(a)
+
+    def zero_grads(self) -> list[LayerParams]:
+        return [LayerParams(np.zeros_like(p.weight), np.zeros_like(p.bias)) for p in self.params]
+
+    def add_(self, acc, g) -> None:
+        acc += g
+
+    def accumulator(self, shape) -> np.ndarray:
+        return np.zeros(shape, np.float64)
+
+    def add_grads(self, acc: LayerParams, g: LayerParams) -> LayerParams:
+        return LayerParams(acc.weight + g.weight, acc.bias + g.bias)
+
+    def host(self, a) -> np.ndarray:
+        return a
+
+    def refresh(self) -> None:
+        """Re-read the parameters after an optimizer step (online SLTT)."""
+        self.params = self.net.params
+
+    def check(self) -> None:
+        """Raise if a non-finite current reached a LIF layer (the CPU path raises at once)."""
+
+
+# ----------------------------------------------------------------------------- CUDA
+
+
+class _DeviceMemory:
+    """Live and peak bytes of the device arrays :class:`CudaOps` allocated."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.peak = 0
+
+    def reset_peak(self) -> None:
+        self.peak = self.live
+
+    def _alloc(self, nbytes: int) -> None:
+        self.live += nbytes
+        self.peak = max(self.peak, self.live)
+
+    def _free(self, nbytes: int) -> None:
+        self.live -= nbytes
+
+
+DEVICE_MEMORY = _DeviceMemory()
+
+
+class CudaOps:
+    """numba device arrays; every buffer is counted in :data:`DEVICE_MEMORY`."""
+
+    name = "cuda"
+
+    def __init__(self, net: SpikingNetwork) -> None:
+        from numba import cuda
+
+        from ..kernels import lif_cuda, snn_cuda
+
+        self.cuda, self.k, self.lif_k = cuda, snn_cuda, lif_cuda
+        self.net = net
+        self.params = self._upload_params()
+        self._lif_params: dict[int, tuple] = {}
+        self._pending_bad: list = []
+
+    # -- memory
+    def empty(self, shape) -> Any:
+        shape = tuple(int(s) for s in shape)
+        arr = self.cuda.device_array(shape, dtype=np.float32)
+        nbytes = 4 * math.prod(shape)
+        DEVICE_MEMORY._alloc(nbytes)
+        weakref.finalize(arr, DEVICE_MEMORY._free, nbytes)
+        return arr
+
+    def zeros(self, shape) -> Any:
+        arr = self.empty(shape)
+        if arr.size:
+            self.k.fill[self.k.grid(arr.size)](arr.reshape(arr.size), 0.0)
+        return arr
+
+    def zeros_like(self, a):
+        return self.zeros(a.shape)
+
+    def upload(self, x: np.ndarray):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        arr = self.empty(x.shape)
+        arr.copy_to_device(x)
+        return arr
+
+    def labels(self, y: np.ndarray):
+        return self.cuda.to_device(np.ascontiguousarray(y, dtype=np.int64))
+
+    def _upload_params(self) -> list[LayerParams]:
+        return [LayerParams(self.upload(p.weight), self.upload(p.bias)) for p in self.net.params]
+
+    def refresh(self) -> None:
+        self.params = self._upload_params()
+
+    def host(self, a) -> np.ndarray:
+        return a.copy_to_host()
+
+    # -- layers
+    def _gemm(self, a, b, shape, **kw):
+        c = self.empty(shape)
+        self.k.gemm(a, b, c, **kw)
+        return c
+
+    def forward(self, i: int, a):
+        layer, p = self.net.layers[i], self.params[i]
+        rows = a.shape[0]
+        if isinstance(layer, Conv2d):
+            cols = self._cols(layer, a)
+            z = self._gemm(cols, p.weight.reshape(layer.out_channels, cols.shape[1]),
+                           (cols.shape[0], layer.out_channels), tb=True)
+            out = self.empty((rows, *layer.out_shape()))
+            self.k.rows_to_nchw[self.k.grid(out.size)](z, p.bias, out)
+            return out
+        z = self._gemm(a.reshape(rows, layer.in_features), p.weight,
+                       (rows, layer.out_features), tb=True)
+        self.k.add_row_vector[self.k.grid(z.size)](z, p.bias)
+        return z
+
+    def _cols(self, layer: Conv2d, a):
+        ho, wo = layer.out_hw()
+        rows = a.shape[0]
+        cols = self.empty((rows * ho * wo, layer.in_channels * layer.kernel_size ** 2))
+        self.k.im2col(a.reshape(rows, *layer.in_shape()), layer.kernel_size, layer.stride,
+                      layer.padding, ho, wo, cols)
+        return cols
+
+    def backward(self, i: int, a, g, need_input: bool):
+        layer, p = self.net.layers[i], self.params[i]
+        rows = a.shape[0]
+        if isinstance(layer, Conv2d):
+            ho, wo = layer.out_hw()
+            o = layer.out_channels
+            g2 = self.empty((rows * ho * wo, o))
+            self.k.nchw_to_rows[self.k.grid(g.size)](g.reshape(rows, o, ho, wo), g2)
+            w2 = p.weight.reshape(o, p.weight.size // o)
+            gw = self._gemm(g2, self._cols(layer, a), w2.shape, ta=True)
+            gb = self.empty((o,))
+            self.k.column_sums[self.k.grid(o)](g2, gb, False)
+            ga = None
+            if need_input:
+                gcols = self._gemm(g2, w2, (g2.shape[0], w2.shape[1]))
+                ga = self.empty((rows, *layer.in_shape()))
+                self.k.col2im(gcols, layer.kernel_size, layer.stride, layer.padding, ho, wo,
+                              ga)
+                ga = ga.reshape(a.shape)
+            return LayerParams(gw.reshape(p.weight.shape), gb), ga
+        a2 = a.reshape(rows, layer.in_features)
+        g2 = g.reshape(rows, layer.out_features)
+        gw = self._gemm(g2, a2, p.weight.shape, ta=True)
+        gb = self.empty((layer.out_features,))
+        self.k.column_sums[self.k.grid(layer.out_features)](g2, gb, False)
+        ga = self._gemm(g2, p.weight, (rows, layer.in_features)).reshape(a.shape) \
+            if need_input else None
+        return LayerParams(gw, gb), ga
+
+    # -- LIF
+    def _lif_arrays(self, n: int):
+        if n not in self._lif_params:
+            beta, tau, thr = self.net._lif_arrays(n)
+            self._lif_params[n] = tuple(self.cuda.to_device(v) for v in (beta, tau, thr))
+        return self._lif_params[n]
+
+    def lif(self, z, state, record: bool = True):
+        net = self.net
+        S, B = z.shape[:2]
+        n = math.prod(z.shape[2:])
+        beta, tau, thr = self._lif_arrays(n)
+        st = self.zeros((B, n)) if state is None else state
+        spikes = self.empty((S, B, n))
+        mem = self.empty((S, B, n) if record else (1, 1, 1))
+        bad = self.cuda.device_array(B, dtype=np.uint8)
+        self.lif_k._fill_zero[self.lif_k._grid(B)](bad)
+        self.lif_k._lif_forward_kernel[self.lif_k._grid(B * n)](
+            z.reshape(S, B, n), beta, tau, thr, st, RESET_SUBTRACT,
+            _CONVENTIONS[net.convention], spikes, mem, record, bad)
+        self._pending_bad.append(bad)
+        spikes = spikes.reshape(z.shape)
+        return (spikes, st, mem.reshape(z.shape)) if record else (spikes, st)
+
+    def check(self) -> None:
+        for bad in self._pending_bad:
+            if bad.copy_to_host().any():
+                raise FloatingPointError("non-finite input current reached a LIF layer "
+                                         "(diverging weights? lower the learning rate)")
+        self._pending_bad = []
+
+    def lif_bptt(self, g, mem, s):
+        net = self.net
+        T, B = g.shape[:2]
+        n = math.prod(g.shape[2:])
+        beta, _, thr = self._lif_arrays(n)
+        gx = self.empty(g.shape)
+        carry = self.zeros((B, n))
+        sg = net.surrogate
+        self.lif_k._lif_bptt_kernel[self.lif_k._grid(B * n)](
+            g.reshape(T, B, n), mem.reshape(T, B, n), s.reshape(T, B, n), beta, thr, sg.kind,
+            np.float32(sg.param), RESET_SUBTRACT, _CONVENTIONS[net.convention],
+            net.detach_reset, gx.reshape(T, B, n), carry)
+        return gx
+
+    def sltt_grad(self, g, mem):
+        B = g.shape[0]
+        n = math.prod(g.shape[1:])
+        _, _, thr = self._lif_arrays(n)
+        out = self.empty(g.shape)
+        sg = self.net.surrogate
+        self.lif_k._sltt_backward_kernel[self.lif_k._grid(B * n)](
+            g.reshape(1, B, n), mem.reshape(1, B, n), thr, sg.kind, np.float32(sg.param),
+            out.reshape(1, B, n))
+        return out
+
+    # -- losses and bookkeeping
+    def loss(self, out, y):
+        R, C = out.shape
+        per_row = self.empty((R,))
+        grad = self.empty((R, C))
+        kernel = (self.k.softmax_cross_entropy if self.net.readout == "membrane"
+                  else self.k.spike_count_mse)
+        kernel[self.k.grid(R)](out, y, np.float32(1.0 / R), per_row, grad)
+        return float(per_row.copy_to_host().astype(np.float64).mean()), grad
+
+    def repeat(self, z, T: int):
+        out = self.empty((T, *z.shape))
+        self.k.repeat_leading[self.k.grid(out.size)](z.reshape(z.size),
+                                                    out.reshape(T, z.size))
+        return out
+
+    def sum_time(self, g):
+        T = g.shape[0]
+        m = g.size // T
+        out = self.empty(g.shape[1:])
+        self.k.sum_leading[self.k.grid(m)](g.reshape(T, m), out.reshape(m))
+        return out
+
+    def scaled(self, g, s: float):
+        out = self.zeros(g.shape)
+        self.add_(out, g, s)
+        return out
+
+    def zero_grads(self) -> list[LayerParams]:
+        return [LayerParams(self.zeros(p.weight.shape), self.zeros(p.bias.shape))
+                for p in self.params]
+
+    def add_(self, acc, g, s: float = 1.0) -> None:
+        if acc.size:
+            self.k.axpy[self.k.grid(acc.size)](acc.reshape(acc.size), g.reshape(g.size),
+                                               np.float32(s))
+
+    def accumulator(self, shape):
+        return self.zeros(shape)
+
+    def add_grads(self, acc: LayerParams, g: LayerParams) -> LayerParams:
+        self.add_(acc.weight, g.weight)
+        self.add_(acc.bias, g.bias)
+        return acc
+
+
+def make_ops(net: SpikingNetwork, backend: str) -> HostOps | CudaOps:
+    """The operations of ``backend`` (``"cpu"`` or ``"cuda"``, already resolved)."""
+    return CudaOps(net) if backend == "cuda" else HostOps(net)
