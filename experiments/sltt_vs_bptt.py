@@ -43,19 +43,21 @@ def shaped(x: np.ndarray, kind: str) -> np.ndarray:
     return x.reshape(len(x), 784) if kind == "mlp" else x.reshape(len(x), 1, 28, 28)
 
 
-def learners(T: int, lr: float) -> dict:
+def learners(T: int, lr: float, backend: str = "cpu") -> dict:
     return {
-        "BPTT": pn.learning.BPTT(num_steps=T, optimizer=pn.optim.Adam(lr)),
-        "SLTT": pn.learning.SLTT(num_steps=T, optimizer=pn.optim.Adam(lr)),
-        "SLTT-2": pn.learning.SLTT(num_steps=T, k=2, optimizer=pn.optim.Adam(lr)),
+        "BPTT": pn.learning.BPTT(num_steps=T, optimizer=pn.optim.Adam(lr), backend=backend),
+        "SLTT": pn.learning.SLTT(num_steps=T, optimizer=pn.optim.Adam(lr), backend=backend),
+        "SLTT-2": pn.learning.SLTT(num_steps=T, k=2, optimizer=pn.optim.Adam(lr),
+                                   backend=backend),
     }
 
 
 # ---------------------------------------------------------------------------- snntorch peer
 
 
-def snntorch_net(net: SpikingNetwork):
-    """The same architecture and initial weights in PyTorch + snntorch (BPTT by autograd)."""
+def snntorch_net(net: SpikingNetwork, device: str = "cpu"):
+    """The same architecture and initial weights in PyTorch + snntorch (BPTT by autograd),
+    on ``device`` (``"cpu"`` or ``"cuda"``)."""
     import snntorch as snn
     import torch
     from snntorch import surrogate
@@ -73,14 +75,14 @@ def snntorch_net(net: SpikingNetwork):
         mods.append(m)
     lifs = [snn.Leaky(beta=net.beta, threshold=net.threshold,
                       spike_grad=surrogate.fast_sigmoid(slope=25)) for _ in mods[:-1]]
-    return torch.nn.ModuleList(mods), lifs
+    return torch.nn.ModuleList(mods).to(device), lifs
 
 
 def snntorch_outputs(model, lifs, x, T):
     """Readout of every step of the snntorch network (a list of ``T`` tensors)."""
     import torch
 
-    xt = torch.from_numpy(x)
+    xt = torch.from_numpy(x).to(next(model.parameters()).device)
     mems = [None] * len(lifs)
     outs = []
     for _ in range(T):
@@ -103,7 +105,7 @@ def snntorch_step(model, lifs, opt, x, y, T):
     """One BPTT step by autograd on the mean per-step cross-entropy."""
     import torch
 
-    yt = torch.from_numpy(y)
+    yt = torch.from_numpy(y).to(next(model.parameters()).device)
     outs = snntorch_outputs(model, lifs, x, T)
     loss = sum(torch.nn.functional.cross_entropy(o, yt) for o in outs) / T
     opt.zero_grad()
@@ -115,16 +117,17 @@ def snntorch_step(model, lifs, opt, x, y, T):
 # ---------------------------------------------------------------------------- measurements
 
 
-def time_and_memory(kind, T, batch, hidden, reps, include_snntorch, rng):
+def time_and_memory(kind, T, batch, hidden, reps, include_snntorch, rng, backend="cpu"):
     x = rng.uniform(0, 1, size=(batch, 784)).astype(np.float32)
     x = shaped(x, kind)
     y = rng.integers(0, 10, size=batch)
     out = {}
-    for name, lr in learners(T, 1e-3).items():
+    for name, lr in learners(T, 1e-3, backend).items():
         net = make_net(kind, 0.5, 0, hidden)
         lr.update(net, x, y, rng=np.random.default_rng(0))  # warm-up (compilation)
         _, mem = peak_memory(lambda lr=lr, net=net: lr.update(net, x, y,
-                                                              rng=np.random.default_rng(0)))
+                                                              rng=np.random.default_rng(0)),
+                             backend=backend)
         ts = []
         for _ in range(reps):
             t0 = time.perf_counter()
@@ -135,26 +138,35 @@ def time_and_memory(kind, T, batch, hidden, reps, include_snntorch, rng):
         import torch
 
         net = make_net(kind, 0.5, 0, hidden)
-        model, lifs = snntorch_net(net)
+        model, lifs = snntorch_net(net, backend)
         opt = torch.optim.Adam(model.parameters(), 1e-3)
         snntorch_step(model, lifs, opt, x, y, T)
+        gpu = backend == "cuda"
+        peak = None
+        if gpu:  # torch's allocator knows its peak: activations + autograd graph
+            torch.cuda.synchronize()
+            base = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            snntorch_step(model, lifs, opt, x, y, T)
+            torch.cuda.synchronize()
+            peak = int(torch.cuda.max_memory_allocated() - base)
         ts = []
         for _ in range(reps):
             t0 = time.perf_counter()
-            snntorch_step(model, lifs, opt, x, y, T)
+            snntorch_step(model, lifs, opt, x, y, T)  # float(loss) synchronises the device
             ts.append(time.perf_counter() - t0)
-        out["snntorch-BPTT"] = {"peak_bytes": None, "seconds_per_batch": float(np.median(ts))}
+        out["snntorch-BPTT"] = {"peak_bytes": peak, "seconds_per_batch": float(np.median(ts))}
     return out
 
 
-def cosine_per_layer(kind, betas, T, batch, hidden, rng):
+def cosine_per_layer(kind, betas, T, batch, hidden, rng, backend="cpu"):
     x = shaped(rng.uniform(0, 1, size=(batch, 784)).astype(np.float32), kind)
     y = rng.integers(0, 10, size=batch)
     res = {}
     for beta in betas:
         net = make_net(kind, beta, 1, hidden)
-        _, gb = bptt_gradients(net, x, y, T)
-        _, gs = sltt_gradients(net, x, y, T)
+        _, gb = bptt_gradients(net, x, y, T, backend=backend)
+        _, gs = sltt_gradients(net, x, y, T, backend=backend)
         cos = []
         for a, b in zip(gb, gs, strict=True):
             va, vb = a.weight.ravel(), b.weight.ravel()
@@ -163,11 +175,11 @@ def cosine_per_layer(kind, betas, T, batch, hidden, rng):
     return res
 
 
-def accuracy_runs(kind, data, T, epochs, seeds, hidden, include_snntorch, lr):
+def accuracy_runs(kind, data, T, epochs, seeds, hidden, include_snntorch, lr, backend="cpu"):
     xtr, ytr, xte, yte = data
     res = {}
     for seed in seeds:
-        for name, learner in learners(T, lr).items():
+        for name, learner in learners(T, lr, backend).items():
             net = make_net(kind, 0.5, seed, hidden)
             rng = np.random.default_rng(seed)
             hist = learner.fit(net, shaped(xtr, kind), ytr, epochs=epochs, rng=rng,
@@ -181,7 +193,7 @@ def accuracy_runs(kind, data, T, epochs, seeds, hidden, include_snntorch, lr):
 
             torch.manual_seed(seed)
             net = make_net(kind, 0.5, seed, hidden)
-            model, lifs = snntorch_net(net)
+            model, lifs = snntorch_net(net, backend)
             opt = torch.optim.Adam(model.parameters(), lr)
             rng = np.random.default_rng(seed)
             t0 = time.perf_counter()
@@ -205,7 +217,7 @@ def snntorch_accuracy(model, lifs, x, y, T):
     with torch.no_grad():
         for i in range(0, len(x), 1000):
             summed = sum(snntorch_outputs(model, lifs, x[i:i + 1000], T))
-            correct += int((summed.argmax(1).numpy() == y[i:i + 1000]).sum())
+            correct += int((summed.argmax(1).cpu().numpy() == y[i:i + 1000]).sum())
     return correct / len(x)
 
 
@@ -277,6 +289,18 @@ def summarize(runs):
     return out
 
 
+def device_name(device: str) -> str:
+    """The CPU model, or the GPU's name."""
+    if device == "cuda":
+        from numba import cuda
+
+        name = cuda.get_current_device().name
+        return name.decode() if isinstance(name, bytes) else str(name)
+    from physnn.bench._common import cpu_name
+
+    return cpu_name()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out")
@@ -285,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--train-size", type=int, default=None)
     ap.add_argument("--no-snntorch", action="store_true", help="skip the snntorch peer")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where physnn and snntorch run (cuda: memory is device memory)")
     args = ap.parse_args(argv)
 
     quick = args.quick
@@ -306,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "beta": 0.5,
         "surrogate": "triangle (alpha=1)",
         "loss": "mean over steps of per-step cross-entropy on the readout membrane",
-        "device": "cpu",
+        "device": args.device,
+        "device_name": device_name(args.device),
     }
     include_snn = not args.no_snntorch
     if include_snn:
@@ -338,16 +365,17 @@ def run(args, config, include_snn) -> int:
         print(f"{kind}: accuracy runs on {n} training images", flush=True)
         metrics["accuracy"][kind] = summarize(accuracy_runs(
             kind, sub, config["acc_steps"], config["epochs"], config["seeds"],
-            config["hidden"], include_snn, config["lr"]))
+            config["hidden"], include_snn, config["lr"], config["device"]))
         metrics["scaling"][kind] = {}
         for T in config["steps"]:
             print(f"{kind}: memory and time at T={T}", flush=True)
             metrics["scaling"][kind][str(T)] = time_and_memory(
                 kind, T, config["batch"], config["hidden"], config["reps"], include_snn,
-                np.random.default_rng(T))
+                np.random.default_rng(T), config["device"])
         metrics["cosine"][kind] = cosine_per_layer(kind, config["betas"], config["cos_steps"],
                                                    config["batch"], config["hidden"],
-                                                   np.random.default_rng(1))
+                                                   np.random.default_rng(1),
+                                                   config["device"])
     # the claims, measured
     summary = {}
     for kind, sc in metrics["scaling"].items():

@@ -1,5 +1,6 @@
-"""Type-check every CUDA LIF and spiking-network kernel by compiling it to PTX (no GPU needed; the CUDA
-simulator does not type-check). Skipped where the CUDA toolkit wheels are absent."""
+"""Type-check every CUDA LIF and spiking-network kernel by compiling it to PTX (no GPU
+needed; the CUDA simulator does not type-check). Skipped where the CUDA toolkit wheels are
+absent."""
 
 from __future__ import annotations
 
