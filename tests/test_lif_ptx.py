@@ -80,7 +80,6 @@ F4 = "float32[:, :, :, ::1]"
     ("_conv_variant", ("col2im", 3, 2, 1), f"void({F2}, int64, int64, {F4})"),
     ("add_row_vector", None, f"void({F2}, {F1})"),
     ("column_sums", None, f"void({F2}, {F1}, boolean)"),
-    ("sum_leading", None, f"void({F2}, {F1})"),
     ("repeat_leading", None, f"void({F1}, {F2})"),
     ("axpy", None, f"void({F1}, {F1}, float32)"),
     ("fill", None, f"void({F1}, float64)"),

@@ -99,7 +99,8 @@ def add_row_vector(z, v):  # pragma: no cover - compiled
 
 @cuda.jit
 def column_sums(g, out, accumulate):  # pragma: no cover - compiled
-    """``out[o] (+)= sum_r g[r, o]``; one thread per column."""
+    """``out[o] (+)= sum_r g[r, o]`` (also the sum over time of a ``(T, M)`` array); one
+    thread per column."""
     o = cuda.grid(1)
     R, O = g.shape
     if o < O:
@@ -110,18 +111,6 @@ def column_sums(g, out, accumulate):  # pragma: no cover - compiled
             out[o] += s
         else:
             out[o] = s
-
-
-@cuda.jit
-def sum_leading(g, out):  # pragma: no cover - compiled
-    """``out[j] = sum_t g[t, j]`` of a ``(T, M)`` array."""
-    j = cuda.grid(1)
-    T, M = g.shape
-    if j < M:
-        s = float32(0.0)
-        for t in range(T):
-            s += g[t, j]
-        out[j] = s
 
 
 @cuda.jit
@@ -200,6 +189,13 @@ def spike_count_mse(s, y, inv_rows, loss, grad):  # pragma: no cover - compiled
 # ----------------------------------------------------------------------------- Conv2d
 
 
+@cuda.jit(device=True)
+def unravel4(idx, d1, d2, d3):  # pragma: no cover - compiled
+    """The index ``(a, b, c, d)`` of flat position ``idx`` in a C-ordered ``(*, d1, d2, d3)``
+    array."""
+    return idx // (d1 * d2 * d3), (idx // (d2 * d3)) % d1, (idx // d3) % d2, idx % d3
+
+
 def _im2col(a, ho, wo, cols):  # pragma: no cover - compiled
     """``cols[(n, i, j), (c, u, v)] = a[n, c, ST i + u - PD, ST j + v - PD]`` (0 outside)."""
     idx = cuda.grid(1)
@@ -230,10 +226,7 @@ def _col2im(cols, ho, wo, out):  # pragma: no cover - compiled
     n_rows, n_ch, h, w = out.shape
     if idx >= out.size:
         return
-    xx = idx % w
-    yy = (idx // w) % h
-    c = (idx // (w * h)) % n_ch
-    n = idx // (w * h * n_ch)
+    n, c, yy, xx = unravel4(idx, n_ch, h, w)
     s = float32(0.0)
     for u in range(KS):
         ty = yy + PD - u
@@ -268,10 +261,7 @@ def rows_to_nchw(z, bias, out):  # pragma: no cover - compiled
     n_rows, n_out, ho, wo = out.shape
     if idx >= out.size:
         return
-    j = idx % wo
-    i = (idx // wo) % ho
-    o = (idx // (wo * ho)) % n_out
-    n = idx // (wo * ho * n_out)
+    n, o, i, j = unravel4(idx, n_out, ho, wo)
     out[n, o, i, j] = z[(n * ho + i) * wo + j, o] + bias[o]
 
 
@@ -282,8 +272,5 @@ def nchw_to_rows(g, out):  # pragma: no cover - compiled
     n_rows, n_out, ho, wo = g.shape
     if idx >= g.size:
         return
-    j = idx % wo
-    i = (idx // wo) % ho
-    o = (idx // (wo * ho)) % n_out
-    n = idx // (wo * ho * n_out)
+    n, o, i, j = unravel4(idx, n_out, ho, wo)
     out[(n * ho + i) * wo + j, o] = g[n, o, i, j]

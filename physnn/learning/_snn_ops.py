@@ -310,7 +310,7 @@ class CudaOps:
         T = g.shape[0]
         m = g.size // T
         out = self.empty(g.shape[1:])
-        self.k.sum_leading[self.k.grid(m)](g.reshape(T, m), out.reshape(m))
+        self.k.column_sums[self.k.grid(m)](g.reshape(T, m), out.reshape(m), False)
         return out
 
     def scaled(self, g, s: float):
