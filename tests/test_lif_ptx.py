@@ -83,6 +83,7 @@ F4 = "float32[:, :, :, ::1]"
     ("repeat_leading", None, f"void({F1}, {F2})"),
     ("axpy", None, f"void({F1}, {F1}, float32)"),
     ("fill", None, f"void({F1}, float64)"),
+    ("add_mean", None, f"void({F1}, float64[::1])"),
     ("softmax_cross_entropy", None, f"void({F2}, {I1}, float32, {F1}, {F2})"),
     ("spike_count_mse", None, f"void({F2}, {I1}, float32, {F1}, {F2})"),
     ("rows_to_nchw", None, f"void({F2}, {F1}, {F4})"),

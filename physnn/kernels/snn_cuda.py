@@ -23,6 +23,7 @@ from ._compile import specialize
 
 THREADS = 256
 TILE = 16
+TILE_PAD = TILE + 1  # shared-memory row length: a padding column against bank conflicts
 
 # Placeholders frozen per compiled variant.
 TA = 0  # 1: the left operand is stored transposed
@@ -41,31 +42,46 @@ def grid(n: int) -> tuple[int, int]:
 
 
 def _gemm(a, b, c, accumulate):  # pragma: no cover - compiled
-    """``c = op(a) @ op(b)`` (``+ c`` when ``accumulate``); ``op`` transposes where TA / TB."""
-    sa = cuda.shared.array((TILE, TILE), float32)
-    sb = cuda.shared.array((TILE, TILE), float32)
+    """``c = op(a) @ op(b)`` (``+ c`` when ``accumulate``); ``op`` transposes where TA / TB.
+
+    Each block computes a ``TILE x TILE`` tile of ``c``. The operand tiles are staged in
+    shared memory (``sa[r, k] = op(a)[m0 + r, k0 + k]``, ``sb[k, j] = op(b)[k0 + k, n0 + j]``)
+    and always loaded with ``threadIdx.x`` running along the stored array's contiguous axis,
+    so the global reads coalesce whichever operand is transposed; a padding column keeps the
+    transposed shared-memory stores free of bank conflicts.
+    """
+    sa = cuda.shared.array((TILE, TILE_PAD), float32)
+    sb = cuda.shared.array((TILE, TILE_PAD), float32)
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
-    row = cuda.blockIdx.y * TILE + ty
-    col = cuda.blockIdx.x * TILE + tx
+    m0 = cuda.blockIdx.y * TILE
+    n0 = cuda.blockIdx.x * TILE
     M, N = c.shape
     K = a.shape[0] if TA else a.shape[1]
     acc = float32(0.0)
     for k0 in range(0, K, TILE):
-        ka = k0 + tx
-        if row < M and ka < K:
-            sa[ty, tx] = a[ka, row] if TA else a[row, ka]
-        else:
-            sa[ty, tx] = float32(0.0)
-        kb = k0 + ty
-        if kb < K and col < N:
-            sb[ty, tx] = b[col, kb] if TB else b[kb, col]
-        else:
-            sb[ty, tx] = float32(0.0)
+        if TA:  # a is (K, M)
+            kk = k0 + ty
+            mm = m0 + tx
+            sa[tx, ty] = a[kk, mm] if (kk < K and mm < M) else float32(0.0)
+        else:  # a is (M, K)
+            mm = m0 + ty
+            kk = k0 + tx
+            sa[ty, tx] = a[mm, kk] if (kk < K and mm < M) else float32(0.0)
+        if TB:  # b is (N, K)
+            nn = n0 + ty
+            kk = k0 + tx
+            sb[tx, ty] = b[nn, kk] if (kk < K and nn < N) else float32(0.0)
+        else:  # b is (K, N)
+            kk = k0 + ty
+            nn = n0 + tx
+            sb[ty, tx] = b[kk, nn] if (kk < K and nn < N) else float32(0.0)
         cuda.syncthreads()
-        for kk in range(TILE):
-            acc += sa[ty, kk] * sb[kk, tx]
+        for q in range(TILE):
+            acc += sa[ty, q] * sb[q, tx]
         cuda.syncthreads()
+    row = m0 + ty
+    col = n0 + tx
     if row < M and col < N:
         if accumulate:
             c[row, col] += acc
@@ -184,6 +200,16 @@ def spike_count_mse(s, y, inv_rows, loss, grad):  # pragma: no cover - compiled
         acc += d * d
         grad[r, c] = float32(2.0) * d * inv_rows / C
     loss[r] = acc / C
+
+
+@cuda.jit
+def add_mean(values, acc):  # pragma: no cover - compiled
+    """``acc[0] += mean(values)`` in float64, by one thread (launch ``[1, 1]``)."""
+    if cuda.grid(1) == 0:
+        s = 0.0
+        for i in range(values.size):
+            s += values[i]
+        acc[0] += s / values.size
 
 
 # ----------------------------------------------------------------------------- Conv2d

@@ -33,6 +33,7 @@ class HostOps:
     def __init__(self, net: SpikingNetwork) -> None:
         self.net = net
         self.params = net.params
+        self._loss_total = 0.0
 
     def upload(self, x: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -60,10 +61,17 @@ class HostOps:
     def sltt_grad(self, g, mem):
         return self.net.sltt_grad(g, mem)
 
-    def loss(self, out, y) -> tuple[float, Any]:
-        """Mean per-row loss of ``out (rows, C)``; row ``r`` has label ``y[r % len(y)]``."""
+    def loss(self, out, y):
+        """Gradient of the mean per-row loss of ``out (rows, C)``, whose value is added to
+        :meth:`loss_total`; row ``r`` has label ``y[r % len(y)]``."""
         reps = len(out) // len(y)
-        return self.net.step_loss(out, np.tile(y, reps) if reps > 1 else y)
+        value, grad = self.net.step_loss(out, np.tile(y, reps) if reps > 1 else y)
+        self._loss_total += value
+        return grad
+
+    def loss_total(self) -> float:
+        """The sum of the losses of every :meth:`loss` call so far."""
+        return self._loss_total
 
     def repeat(self, z, T: int):
         return np.broadcast_to(z, (T, *z.shape))
@@ -138,7 +146,8 @@ class CudaOps:
         self.net = net
         self.params = self._upload_params()
         self._lif_params: dict[int, tuple] = {}
-        self._pending_bad: list = []
+        self._bad: dict[int, Any] = {}
+        self._loss_sum = self.cuda.to_device(np.zeros(1, np.float64))
 
     # -- memory
     def empty(self, shape) -> Any:
@@ -249,21 +258,20 @@ class CudaOps:
         st = self.zeros((B, n)) if state is None else state
         spikes = self.empty((S, B, n))
         mem = self.empty((S, B, n) if record else (1, 1, 1))
-        bad = self.cuda.device_array(B, dtype=np.uint8)
-        self.lif_k._fill_zero[self.lif_k._grid(B)](bad)
+        if B not in self._bad:  # one flag array per batch size, read once in check()
+            self._bad[B] = self.cuda.device_array(B, dtype=np.uint8)
+            self.lif_k._fill_zero[self.lif_k._grid(B)](self._bad[B])
         self.lif_k._lif_forward_kernel[self.lif_k._grid(B * n)](
             z.reshape(S, B, n), beta, tau, thr, st, RESET_SUBTRACT,
-            _CONVENTIONS[net.convention], spikes, mem, record, bad)
-        self._pending_bad.append(bad)
+            _CONVENTIONS[net.convention], spikes, mem, record, self._bad[B])
         spikes = spikes.reshape(z.shape)
         return (spikes, st, mem.reshape(z.shape)) if record else (spikes, st)
 
     def check(self) -> None:
-        for bad in self._pending_bad:
+        for bad in self._bad.values():
             if bad.copy_to_host().any():
                 raise FloatingPointError("non-finite input current reached a LIF layer "
                                          "(diverging weights? lower the learning rate)")
-        self._pending_bad = []
 
     def lif_bptt(self, g, mem, s):
         net = self.net
@@ -298,7 +306,12 @@ class CudaOps:
         kernel = (self.k.softmax_cross_entropy if self.net.readout == "membrane"
                   else self.k.spike_count_mse)
         kernel[self.k.grid(R)](out, y, np.float32(1.0 / R), per_row, grad)
-        return float(per_row.copy_to_host().astype(np.float64).mean()), grad
+        # summed on the device and read once in loss_total(): the steps never wait for the host
+        self.k.add_mean[1, 1](per_row, self._loss_sum)
+        return grad
+
+    def loss_total(self) -> float:
+        return float(self._loss_sum.copy_to_host()[0])
 
     def repeat(self, z, T: int):
         out = self.empty((T, *z.shape))

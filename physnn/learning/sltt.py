@@ -130,7 +130,7 @@ def _bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
             a = z
     ops.check()
     # mean over T * B rows = (1/T) sum_t mean_b; row (t, b) has label y[b]
-    loss, g = ops.loss(a.reshape(T * B, net.num_classes), ops.labels(y))
+    g = ops.loss(a.reshape(T * B, net.num_classes), ops.labels(y))
     g = g.reshape(T, B, *net.layers[-1].out_shape())
     grads: list[Any] = [None] * L
     for i in range(L - 1, -1, -1):
@@ -145,7 +145,8 @@ def _bptt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
         grads[i] = gl
         if ga is not None:
             g = ga.reshape(acts[i].shape)
-    return loss, [LayerParams(ops.host(gl.weight), ops.host(gl.bias)) for gl in grads]
+    return ops.loss_total(), [LayerParams(ops.host(gl.weight), ops.host(gl.bias))
+                              for gl in grads]
 
 
 def sltt_gradients(*args: Any, backend: str = "cpu", **kwargs: Any
@@ -209,7 +210,6 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
     states: list[Any] = [None] * L
     grads = ops.zero_grads()
     g0_sum = ops.zeros_like(z0) if defer0 else None
-    total = 0.0
     for t in range(T):
         a = xd if direct else ops.upload(_encode(x, encoder, rng))
         cache: list[tuple[Any, Any]] = []
@@ -221,8 +221,7 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
                 mem, z = m.reshape(z.shape), s.reshape(z.shape)
             cache.append((a, mem))
             a = z
-        loss_t, g = ops.loss(a.reshape(B, net.num_classes), yd)
-        total += loss_t
+        g = ops.loss(a.reshape(B, net.num_classes), yd)
         if not chosen[t]:
             continue
         g = ops.scaled(g, scale).reshape(a.shape)
@@ -245,7 +244,8 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
     ops.check()
     if defer0:
         grads[0], _ = ops.backward(0, xd, g0_sum, need_input=False)
-    return total / T, [LayerParams(ops.host(gl.weight), ops.host(gl.bias)) for gl in grads]
+    return ops.loss_total() / T, [LayerParams(ops.host(gl.weight), ops.host(gl.bias))
+                                  for gl in grads]
 
 
 def predict_logits(net: SpikingNetwork, x: np.ndarray, num_steps: int, *,
