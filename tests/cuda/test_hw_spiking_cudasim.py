@@ -3,16 +3,10 @@ process): the same spike counts as on the CPU."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-pytestmark = [
-    pytest.mark.cudasim,
-    pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                       reason="needs NUMBA_ENABLE_CUDASIM=1 set before numba is imported"),
-]
+pytestmark = pytest.mark.cudasim  # skipped unless simulated or on a GPU (conftest.py)
 
 from hardware_models.spiking_substrate import SpikingParams, SpikingSubstrate  # noqa: E402
 

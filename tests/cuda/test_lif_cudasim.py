@@ -3,16 +3,10 @@ NUMBA_ENABLE_CUDASIM=1): equal to the NumPy oracle and to the CPU kernels."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-pytestmark = [
-    pytest.mark.cudasim,
-    pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                       reason="needs NUMBA_ENABLE_CUDASIM=1 set before numba is imported"),
-]
+pytestmark = pytest.mark.cudasim  # skipped unless simulated or on a GPU (conftest.py)
 
 import lif_oracle as oracle  # noqa: E402
 

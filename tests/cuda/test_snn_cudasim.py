@@ -4,16 +4,10 @@ against the CPU path, which the main suite checks against autograd and finite di
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-pytestmark = [
-    pytest.mark.cudasim,
-    pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                       reason="needs NUMBA_ENABLE_CUDASIM=1 set before numba is imported"),
-]
+pytestmark = pytest.mark.cudasim  # skipped unless simulated or on a GPU (conftest.py)
 
 from numba import cuda  # noqa: E402
 

@@ -19,10 +19,6 @@ from physnn.wave import WaveMedium  # noqa: E402
 
 @pytest.fixture(scope="module")
 def wave_cuda():
-    from numba import config
-
-    if not config.ENABLE_CUDASIM:
-        pytest.skip("run with NUMBA_ENABLE_CUDASIM=1 in its own process")
     from physnn.kernels import wave_cuda
 
     return wave_cuda
