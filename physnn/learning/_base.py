@@ -68,6 +68,15 @@ class History:
         return {k: [asdict(r)[k] for r in self.records] for k in EpochRecord.__dataclass_fields__}
 
 
+def check_fit_args(rng: Any, epochs: Any, batch_size: Any) -> None:
+    """The checks every ``fit`` makes of its ``rng``, ``epochs`` and ``batch_size``."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
 def overlay_labels(x: np.ndarray, labels: np.ndarray, num_classes: int, *,
                    mode: str = "prepend") -> np.ndarray:
     """Write a one-hot label into the input, as Forward-Forward does.
@@ -297,12 +306,7 @@ class LocalLearner(ABC):
         -------
         History
         """
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        if not isinstance(epochs, int | np.integer) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_fit_args(rng, epochs, batch_size)
         factor = _lr_factor(lr_schedule)
         x, y, k = self._validate(net, x, y)
         ex = ey = None

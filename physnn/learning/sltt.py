@@ -35,7 +35,7 @@ from .._threads import one_blas_thread
 from ..backends import resolve_backend
 from ..optim import SGD, Adam
 from ..snn import LayerParams, SpikingNetwork
-from ._base import EpochRecord, History
+from ._base import EpochRecord, History, check_fit_args
 from ._snn_ops import HostOps, make_ops
 
 __all__ = ["BPTT", "SLTT", "bptt_gradients", "sltt_gradients", "peak_memory"]
@@ -373,12 +373,7 @@ class _SpikingLearner(ABC):
 
         ``progress=None`` shows a progress bar when standard error is a terminal.
         """
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        if not isinstance(epochs, int | np.integer) or epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        check_fit_args(rng, epochs, batch_size)
         x, y = _check_batch(net, x, y)
         show = sys.stderr.isatty() if progress is None else progress
         bar = None
