@@ -62,7 +62,7 @@ def _scatterers(rng, n, y_range, x_range, radius):
                   float(rng.uniform(*radius)), float(rng.choice([0.6, 1.5]))) for _ in range(n))
 
 
-def front_end(n_samples: int, seed: int = 0):
+def front_end(n_samples: int, seed: int = 0, backend: str = "cpu"):
     """The fixed audio cavity: waveform in at the left, 8 probes x 16 band powers out."""
     from hardware_models import CavityGeometry, WaveCavity
 
@@ -74,15 +74,16 @@ def front_end(n_samples: int, seed: int = 0):
         nonlinear=((ny / 2, nx / 2, 8),), c_nl=0.5, b_nl=0.05, u_max=1.0,
         sources=((ny // 2, 4),), probes=_random_cells(rng, 8, (3, ny - 3), (nx // 3, nx - 3)),
         absorb_width=0)
-    probe = WaveCavity(geo, n_samples, encoding="waveform", n_steps=n_samples + 100)
+    probe = WaveCavity(geo, n_samples, encoding="waveform", n_steps=n_samples + 100,
+                       backend=backend)
     # one step lasts 1 / (10 kHz * UPSAMPLE) of audio time: Hz -> 1 / (simulation time)
     hz = 1.0 / (10_000 * UPSAMPLE * probe.dt)
     return WaveCavity(geo, n_samples, encoding="waveform", n_steps=n_samples + 100,
                       readout="bands", band_edges=np.geomspace(100, 5000, 17) * hz,
-                      band_steps=n_samples, amplitude=FRONT_AMPLITUDE)
+                      band_steps=n_samples, amplitude=FRONT_AMPLITUDE, backend=backend)
 
 
-def block_cavity(n_in: int, seed: int):
+def block_cavity(n_in: int, seed: int, backend: str = "cpu"):
     """A block's cavity: each input feature sets the amplitude of one tone (4 sources)."""
     from hardware_models import CavityGeometry, WaveCavity
 
@@ -95,7 +96,7 @@ def block_cavity(n_in: int, seed: int):
         sources=tuple((int(v), 2) for v in np.linspace(3, ny - 4, 4)),
         probes=_random_cells(rng, 16, (2, ny - 2), (nx // 2, nx - 2)), absorb_width=0)
     return WaveCavity(geo, n_in, encoding="tones", n_steps=300, readout="windows", n_windows=2,
-                      amplitude=1.0)
+                      amplitude=1.0, backend=backend)
 
 
 class Silent(PhysicalLayer):
@@ -109,10 +110,10 @@ class Silent(PhysicalLayer):
         return np.zeros((x.shape[0], self.out_features), np.float32)
 
 
-def wave_net(width: int, *, silent: bool = False):
+def wave_net(width: int, *, silent: bool = False, backend: str = "cpu"):
     blocks = []
     for i, n_in in enumerate((width, HIDDEN)):
-        cav = block_cavity(n_in, seed=i + 1)
+        cav = block_cavity(n_in, seed=i + 1, backend=backend)
         phys = Silent(cav) if silent else cav
         blocks.append(pn.Block(phys, pn.Linear(cav.out_features + n_in, HIDDEN),
                                encode=abs_max_scale))
@@ -146,12 +147,13 @@ def logistic(f_tr, y_tr, f_te, y_te) -> float:
     return float(clf.score((f_te - mu) / sd, y_te))
 
 
-def run_task(vowels, *, n_folds: int, epochs: int, lr: float, progress: bool) -> dict:
+def run_task(vowels, *, n_folds: int, epochs: int, lr: float, progress: bool,
+             backend: str = "cpu") -> dict:
     from scipy.signal import resample_poly
     from sklearn.model_selection import StratifiedGroupKFold
 
     x, y, speaker = vowel_windows(vowels)
-    front = front_end(x.shape[1] * UPSAMPLE)
+    front = front_end(x.shape[1] * UPSAMPLE, backend=backend)
     t0 = time.perf_counter()
     xu = resample_poly(x, UPSAMPLE, 1, axis=1).astype(np.float32)
     power = front.forward(xu).astype(np.float64)
@@ -189,7 +191,7 @@ def run_task(vowels, *, n_folds: int, epochs: int, lr: float, progress: bool) ->
         for m, make in methods.items():
             learner, silent = make()
             width = learner.input_width(f_tr.shape[1], k)
-            net = wave_net(width, silent=silent)
+            net = wave_net(width, silent=silent, backend=backend)
             t1 = time.perf_counter()
             hist = learner.fit(net, f_tr, y[tr], epochs=epochs, batch_size=32,
                                rng=np.random.default_rng(fold), eval_data=(f_te, y[te]),
@@ -224,6 +226,8 @@ def main(argv=None) -> dict:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine decay)")
+    p.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
+                   help="where the cavities are simulated (the digital layers stay on the host)")
     args = p.parse_args(argv)
     started = time.perf_counter()
     n_folds = args.seeds or (2 if args.quick else 5)
@@ -232,7 +236,7 @@ def main(argv=None) -> dict:
     for task, vowels in TASKS.items():
         print(task, flush=True)
         metrics[task] = run_task(vowels, n_folds=n_folds, epochs=epochs, lr=args.lr,
-                                 progress=not args.no_progress)
+                                 progress=not args.no_progress, backend=args.backend)
         for m, r in metrics[task].items():
             if isinstance(r, dict):
                 a = r["test_accuracy"]
@@ -286,6 +290,7 @@ def main(argv=None) -> dict:
              f"{100 * ph7['mean']:.1f} ± {100 * ph7['std']:.1f} % on 7 vowels over "
              f"{n_folds} speaker-disjoint folds (target >= 90 % on three vowels).")
     config = {"quick": args.quick, "folds": n_folds, "epochs": epochs, "lr": args.lr,
+              "backend": args.backend,
               "lr_schedule": "cosine", "batch_size": 32, "hidden": HIDDEN,
               "upsample": UPSAMPLE, "front_end": repr(front_end(2000)),
               "front_end_geometry": front_end(2000).geometry.to_dict(),
