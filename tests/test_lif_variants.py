@@ -100,3 +100,26 @@ def test_drivers_accept_zero_neurons():
     bad = lif_cpu.lif_forward(x, p, p, p, np.zeros((2, 0), np.float32), RESET_SUBTRACT,
                               CONV_SNNTORCH, np.empty_like(x), np.empty_like(x), True)
     assert bad.shape == (2,) and not bad.any()
+
+
+def test_serial_and_parallel_builds_have_their_own_cache_names():
+    """numba's disk cache keys on the name, not on ``parallel``: the two builds must differ."""
+    names = {lif_cpu._lif_variant(RESET_SUBTRACT, CONV_SNNTORCH, 1, par).py_func.__name__
+             for par in (False, True)}
+    assert len(names) == 2
+
+
+def test_source_tag_follows_the_rules_source(tmp_path):
+    import importlib.util
+
+    from physnn.kernels._compile import source_tag
+
+    path = tmp_path / "rules_mod.py"
+    tags = []
+    for body in ("A = 1\n", "A = 2\n", "A = 1\n"):
+        path.write_text(body)
+        spec = importlib.util.spec_from_file_location("rules_mod", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        tags.append(source_tag(module))
+    assert tags[0] != tags[1] and tags[0] == tags[2]

@@ -9,11 +9,13 @@ source serves both targets (and the CUDA simulator, which runs the plain functio
 
 from __future__ import annotations
 
+import hashlib
 import types
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["compile_rules", "specialize"]
+__all__ = ["compile_rules", "specialize", "source_tag"]
 
 
 def compile_rules(rules: Sequence[Callable], jit: Callable[[Callable], Any]) -> dict[str, Any]:
@@ -53,3 +55,17 @@ def specialize(fn: Callable, jit: Callable[[Callable], Any], **constants: int) -
     clone.__module__ = fn.__module__
     clone.__doc__ = fn.__doc__
     return jit(clone)
+
+
+def source_tag(*modules: types.ModuleType) -> int:
+    """A number that changes whenever the source of ``modules`` changes.
+
+    Numba's on-disk cache keys a compiled function on its own file only. A driver that
+    inlines update rules from another module would keep running the old rules after that
+    module was edited; passing ``RULES=source_tag(rules_module)`` to :func:`specialize` puts
+    the rules' version into the compiled clone's name, and so into the cache key.
+    """
+    digest = hashlib.sha1()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return int(digest.hexdigest()[:7], 16)

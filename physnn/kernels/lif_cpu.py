@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import lif_update as U
-from ._compile import compile_rules, specialize
+from ._compile import compile_rules, source_tag, specialize
 
 _rules = compile_rules(
     [U.mul, U.lif_step, U.synaptic_step, U.alif_step, U.surrogate_grad, U.lif_bptt_step],
@@ -42,6 +42,8 @@ synaptic_step = _rules["synaptic_step"]
 alif_step = _rules["alif_step"]
 surrogate_grad = _rules["surrogate_grad"]
 lif_bptt_step = _rules["lif_bptt_step"]
+# the version of the inlined rules, part of every driver's cache key (see source_tag)
+_RULES = source_tag(U)
 
 
 # Placeholders: each compiled variant of _lif_forward freezes its own reset and convention
@@ -181,8 +183,16 @@ def _jit(parallel: bool):
     return njit(parallel=parallel, cache=True, error_model="numpy")
 
 
+def _compiled(fn, parallel: bool, **constants: int):
+    """``fn`` compiled by :func:`_jit` with ``constants`` frozen. The parallel flag and the
+    rules' version are frozen too, only to name the clone: numba's disk cache keys on the
+    function's name, bytecode and signature but not on ``parallel``, so a serial and a
+    parallel build of one name would load each other's machine code."""
+    return specialize(fn, _jit(parallel), PARALLEL=int(parallel), RULES=_RULES, **constants)
+
+
 def _pair(fn):
-    return _jit(True)(fn), _jit(False)(fn)
+    return _compiled(fn, True), _compiled(fn, False)
 
 
 _DRIVERS = {fn.__name__.lstrip("_"): _pair(fn) for fn in
@@ -200,7 +210,7 @@ def uniform(*params: np.ndarray) -> int:
 
 @functools.cache
 def _lif_variant(reset: int, conv: int, uni: int, parallel: bool):
-    return specialize(_lif_forward, _jit(parallel), RESET=reset, CONV=conv, UNIFORM=uni)
+    return _compiled(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni)
 
 
 def driver(name: str, work: int):
@@ -227,8 +237,8 @@ def alif_forward(x, *args):
 
 @functools.cache
 def _bptt_variant(kind: int, reset: int, conv: int, detach: int, uni: int, parallel: bool):
-    return specialize(_lif_bptt, _jit(parallel), KIND=kind, RESET=reset, CONV=conv, DETACH=detach,
-                      UNIFORM=uni)
+    return _compiled(_lif_bptt, parallel, KIND=kind, RESET=reset, CONV=conv, DETACH=detach,
+                     UNIFORM=uni)
 
 
 def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
@@ -244,8 +254,7 @@ def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, det
 
 @functools.cache
 def _sltt_variant(kind: int, uni: int, parallel: bool):
-    return specialize(_sltt_backward, _jit(parallel), KIND=kind,
-                      UNIFORM=uni)
+    return _compiled(_sltt_backward, parallel, KIND=kind, UNIFORM=uni)
 
 
 def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x, uni=None):

@@ -2,9 +2,9 @@
 
 Private: :func:`physnn.wave.simulate_wave` validates the input and calls :func:`_run_cpu`.
 
-Numba's on-disk cache (``cache=True``) keys on this file only: after editing
-:mod:`physnn.kernels.wave_update`, delete ``physnn/kernels/__pycache__`` (or touch this file)
-so that the inlined update is recompiled.
+Numba's on-disk cache (``cache=True``) keys on this file only, so the compiled driver is
+named after a hash of :mod:`physnn.kernels.wave_update` too
+(:func:`physnn.kernels._compile.source_tag`): editing the update rules recompiles it.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import numba
 import numpy as np
 
 from . import wave_update
+from ._compile import source_tag, specialize
 
 _laplacian5 = numba.njit(inline="always")(wave_update.laplacian5)
 _wave_step = numba.njit(inline="always")(wave_update.wave_step)
 _forcing_gain = numba.njit(inline="always")(wave_update.forcing_gain)
 
-@numba.njit(parallel=True, cache=True)
-def _run_cpu(u_prev, u, r_lin, r_nl, u2max, bdt0, inv_usat2, src_yx, forcing,
+def _run_cpu_py(u_prev, u, r_lin, r_nl, u2max, bdt0, inv_usat2, src_yx, forcing,
              probe_yx, intensity, out, blown):
     """Advance ``forcing.shape[0]`` steps in place.
 
@@ -66,3 +66,7 @@ def _run_cpu(u_prev, u, r_lin, r_nl, u2max, bdt0, inv_usat2, src_yx, forcing,
                 break
             old, cur = cur, old
     return None
+
+
+_run_cpu = specialize(_run_cpu_py, numba.njit(parallel=True, cache=True),
+                      RULES=source_tag(wave_update))
