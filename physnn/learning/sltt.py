@@ -18,6 +18,11 @@ others forward.
 Both learners minimise the same loss, :math:`L = \frac1T \sum_t L_t` (see
 :mod:`physnn.snn` for the readouts), and share one protocol: ``fit``, ``update`` (one
 batch), ``predict``, ``evaluate``.
+
+Each algorithm is written once against the operations of :mod:`physnn.learning._snn_ops`:
+``backend="cpu"`` runs them with NumPy and the numba CPU kernels, ``backend="cuda"`` on numba
+device arrays (:mod:`physnn.kernels.snn_cuda`); the gradients come back as host arrays and
+the optimizer runs on the host either way.
 """
 
 from __future__ import annotations
