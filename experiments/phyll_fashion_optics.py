@@ -61,9 +61,10 @@ def main(argv=None) -> dict:
     p.add_argument("--camera", type=int, default=None, help="camera side C in pixels")
     p.add_argument("--hidden", type=int, default=None, help="digital layer width H")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--inner-steps", type=int, default=10,
-                   help="optimizer steps per batch on the cached physical outputs (10 scored "
-                        "3 points above 5 on a 20 000-image, 4-epoch trial)")
+    p.add_argument("--inner-steps", type=int, default=5,
+                   help="optimizer steps per batch on the cached physical outputs (on all "
+                        "60 000 images over 20 epochs PhyLL scored 87.65 %% with 5 and "
+                        "87.52 %% with 10)")
     p.add_argument("--methods", default="phyll,readout",
                    help="comma-separated subset of: phyll, readout")
     args = p.parse_args(argv)
