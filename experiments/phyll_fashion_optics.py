@@ -65,6 +65,9 @@ def main(argv=None) -> dict:
                    help="optimizer steps per batch on the cached physical outputs (on all "
                         "60 000 images over 20 epochs PhyLL scored 87.65 %% with 5 and "
                         "87.52 %% with 10)")
+    p.add_argument("--negatives", type=int, default=1,
+                   help="PhyLL wrong-label candidates per sample; each block trains against "
+                        "its hardest (1 = the published method)")
     p.add_argument("--methods", default="phyll,readout",
                    help="comma-separated subset of: phyll, readout")
     args = p.parse_args(argv)
@@ -84,7 +87,8 @@ def main(argv=None) -> dict:
     monitor = (x_te[:1000], y_te[:1000])  # per-epoch learning curve on a fixed test subset
     available = {
         "phyll": ("PhyLL (cosine goodness)", lambda: pn.learning.PhyLL(
-            alpha=4.0, inner_steps=args.inner_steps, optimizer=pn.optim.Adam(args.lr))),
+            alpha=4.0, inner_steps=args.inner_steps, optimizer=pn.optim.Adam(args.lr),
+            negatives=args.negatives)),
         "readout": ("local readout (one pass)", lambda: pn.learning.LocalReadout(
             inner_steps=args.inner_steps, optimizer=pn.optim.Adam(args.lr))),
     }
@@ -152,7 +156,7 @@ def main(argv=None) -> dict:
              f"Fashion-MNIST at {scored} on {len(y_te)} test images (target >= 88 %).")
     config = {"quick": args.quick, "epochs": epochs, "camera": camera, "hidden": hidden,
               "batch_size": 128, "lr": args.lr, "lr_schedule": "cosine",
-              "inner_steps": args.inner_steps,
+              "inner_steps": args.inner_steps, "negatives": args.negatives,
               "learners": {m: repr(v) for m, v in methods.items()},
               "network": repr(build_network(camera, hidden))}
     write_outputs(args.out, NAME, fig, claim, metrics, config, started)

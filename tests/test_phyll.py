@@ -279,3 +279,67 @@ def test_lr_schedule_sets_each_epochs_rate_and_restores_it():
         learner.fit(net, x, y, epochs=1, rng=np.random.default_rng(0), progress=False,
                     lr_schedule=lambda e, n: 0.0)
     assert learner.optimizer.lr == 1e-2
+
+
+def test_negative_candidates_are_distinct_wrong_labels():
+    learner = PhyLL(negatives=4)
+    learner.num_classes = 5
+    y = np.random.default_rng(0).integers(0, 5, size=200)
+    neg = learner._draw_negatives(y, np.random.default_rng(1))
+    assert neg.shape == (4, 200)
+    assert (neg != y).all()
+    assert all(len(set(neg[:, i])) == 4 for i in range(200))  # all four wrong labels, once each
+    with pytest.raises(ValueError, match="negatives"):
+        PhyLL(negatives=0)
+    with pytest.raises(ValueError, match="negatives must be <= num_classes - 1"):
+        PhyLL(negatives=3, num_classes=3)
+    x, yb = blobs(n_per=4)
+    many = PhyLL(negatives=3)
+    net = make_net(many)
+    with pytest.raises(ValueError, match="negatives=3 needs at least 4 classes"):
+        many.fit(net, x, yb, epochs=1, rng=np.random.default_rng(0), progress=False)
+    assert net[0].digital.params is None
+
+
+@pytest.mark.parametrize("learner", [PhyLL(alpha=4.0, inner_steps=5, optimizer=Adam(1e-2),
+                                           negatives=2),
+                                     ForwardForward(theta=0.5, inner_steps=5,
+                                                    optimizer=Adam(1e-2), negatives=2)],
+                         ids=["phyll", "ff"])
+def test_hard_negatives_train_each_block_on_its_hardest_candidate(learner):
+    """One batch replayed by hand: each block's update is the local-loss
+    gradient step on the positive rows and, per sample, the candidate that block scores
+    highest; the accounting counts the (1 + m) B rows."""
+    x, y = blobs(n_per=6)
+    net = make_net(learner)
+    rng = np.random.default_rng(3)
+    learner._bind(net, K, rng)
+    before = net.get_params()
+    state = learner.state
+    draw = np.random.default_rng(11)
+    learner.update(net, x, y, rng=np.random.default_rng(11))
+    # replay by hand with the same random stream
+    neg = learner._draw_negatives(y, draw)
+    h = np.concatenate([overlay_labels(x, y, K)] + [overlay_labels(x, c, K) for c in neg])
+    b = len(x)
+    for i, blk in enumerate(net.blocks):
+        u = blk.measure(h, rng=draw)
+        g = learner._goodness(i, blk.digital.forward(u[b:], before[i])).reshape(2, b)
+        hardest = u[b + np.argmax(g, axis=0) * b + np.arange(b)]
+        p, st = before[i], state.opt_states[i]
+        for _ in range(learner.inner_steps):
+            _, grads = learner.local_loss(i, blk.digital, p, u[:b], hardest)
+            p, st = learner.optimizer.step(p, grads, st)
+        np.testing.assert_allclose(net[i].digital.params.weight, p.weight, rtol=1e-6)
+        h = learner._next(blk.digital.forward(u, p))
+    assert all(blk.physical.queries >= 3 * b for blk in net.blocks)
+
+
+def test_hard_negatives_learn_a_tiny_problem():
+    x, y = blobs()
+    learner = PhyLL(alpha=4.0, inner_steps=5, optimizer=Adam(1e-2), negatives=2)
+    net = make_net(learner)
+    hist = learner.fit(net, x, y, epochs=30, batch_size=16, rng=np.random.default_rng(0),
+                       progress=False)
+    assert learner.evaluate(net, x, y)["accuracy"] == 1.0
+    assert hist.queries[0] == 3 * len(x) * 2  # (1 + m) rows per sample, two blocks

@@ -11,6 +11,12 @@ physics (Momeni et al., *Science* 2023; Hinton, 2022). For a batch :math:`(x_i, 
    loss of :math:`y = W_\\ell u + b_\\ell` on that cached :math:`u`;
 4. the next block reads :math:`h_{\\ell+1} = \\phi(y_\\ell)` computed with the new parameters.
 
+With ``negatives=m > 1``, step 1 draws :math:`m` distinct wrong labels per sample, every block
+measures all :math:`(1 + m)B` rows, and each block trains against the candidate it currently
+scores highest (its own hardest negative, chosen from its own goodness, so the rule stays
+local). That costs :math:`(1 + m)/2` times the physical queries of ``negatives=1`` (the
+method as published) and one extra digital forward pass over the candidates.
+
 Inference overlays every candidate label, runs all blocks and picks
 :math:`\\arg\\max_c \\sum_\\ell G_\\ell(c)` (:math:`K` physical passes per sample).
 """
@@ -48,11 +54,32 @@ class GoodnessState(NamedTuple):
 class _GoodnessLearner(LocalLearner):
     """Shared machinery of the contrastive (goodness-based) learners."""
 
-    def __init__(self, *, optimizer, inner_steps, overlay, num_classes) -> None:
+    def __init__(self, *, optimizer, inner_steps, overlay, num_classes, negatives) -> None:
         super().__init__(optimizer=optimizer, inner_steps=inner_steps, num_classes=num_classes)
         if overlay not in ("prepend", "replace"):
             raise ValueError(f"overlay must be 'prepend' or 'replace', got {overlay!r}")
+        if not isinstance(negatives, int | np.integer) or negatives < 1:
+            raise ValueError(f"negatives must be a positive int, got {negatives!r}")
+        if num_classes is not None and negatives > num_classes - 1:
+            raise ValueError(f"negatives must be <= num_classes - 1 = {num_classes - 1}, "
+                             f"got {negatives}")
         self.overlay = overlay
+        self.negatives = int(negatives)
+
+    def _classes(self, net, y):
+        k = super()._classes(net, y)
+        if self.negatives > k - 1:
+            raise ValueError(f"negatives={self.negatives} needs at least {self.negatives + 1} "
+                             f"classes, the labels have {k}")
+        return k
+
+    def _draw_negatives(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Wrong labels, shape (m, B): row ``j`` holds every sample's ``j``-th candidate."""
+        k, m = self.num_classes, self.negatives
+        if m == 1:  # the published rule, one uniform wrong label (kept draw for draw)
+            return ((y + rng.integers(1, k, size=y.shape[0])) % k)[None]
+        offsets = np.argsort(rng.random((y.shape[0], k - 1)), axis=1)[:, :m] + 1
+        return ((y[:, None] + offsets) % k).T
 
     # per-rule pieces
     @abstractmethod
@@ -111,21 +138,28 @@ class _GoodnessLearner(LocalLearner):
         return loss, grads
 
     def _update(self, net, x, y, rng):
-        k = self.num_classes
+        k, m = self.num_classes, self.negatives
         bsz = x.shape[0]
-        neg = (y + rng.integers(1, k, size=bsz)) % k
-        h = np.concatenate([overlay_labels(x, y, k, mode=self.overlay),
-                            overlay_labels(x, neg, k, mode=self.overlay)])
+        neg = self._draw_negatives(y, rng)
+        h = np.concatenate([overlay_labels(x, y, k, mode=self.overlay)]
+                           + [overlay_labels(x, c, k, mode=self.overlay) for c in neg])
+        rows = np.arange(bsz)
         new_params, new_opt, losses, macs = [], [], [], 0
         for i, blk in enumerate(net.blocks):
             u = blk.measure(h, rng=rng)
             lin, p, st = blk.digital, blk.digital.params, self.state.opt_states[i]
+            if m > 1:  # this block's hardest candidate under its current parameters
+                g = self._goodness(i, lin.forward(u[bsz:], p)).reshape(m, bsz)
+                u_train = np.concatenate([u[:bsz], u[bsz + np.argmax(g, axis=0) * bsz + rows]])
+                macs += lin.macs(m * bsz)
+            else:
+                u_train = u
             for step in range(self.inner_steps):
-                loss, grads = self._loss_grad(i, lin, p, u, bsz)
+                loss, grads = self._loss_grad(i, lin, p, u_train, bsz)
                 if step == 0:
                     losses.append(loss)
                 p, st = self.optimizer.step(p, grads, st)
-            macs += (2 * self.inner_steps + 1) * lin.macs(2 * bsz)
+            macs += 2 * self.inner_steps * lin.macs(2 * bsz) + lin.macs((1 + m) * bsz)
             h = self._next(lin.forward(u, p))
             new_params.append(p)
             new_opt.append(st)
@@ -180,13 +214,17 @@ class PhyLL(_GoodnessLearner):
         How the label enters the input (see :func:`overlay_labels`).
     num_classes : int, optional
         Inferred from the training labels when omitted.
+    negatives : int, default 1
+        Wrong-label candidates per sample; with more than one, each block trains against
+        its hardest (see the module notes). 1 is the published method.
     """
 
     def __init__(self, alpha: float = 4.0, inner_steps: int = 10,
                  optimizer: Adam | SGD | None = None, *, overlay: str = "prepend",
-                 num_classes: int | None = None) -> None:
+                 num_classes: int | None = None, negatives: int = 1) -> None:
         super().__init__(optimizer=optimizer if optimizer is not None else Adam(5e-4),
-                         inner_steps=inner_steps, overlay=overlay, num_classes=num_classes)
+                         inner_steps=inner_steps, overlay=overlay, num_classes=num_classes,
+                         negatives=negatives)
         if not np.isfinite(alpha) or alpha <= 0:
             raise ValueError(f"alpha must be a positive number, got {alpha!r}")
         self.alpha = float(alpha)
@@ -213,7 +251,8 @@ class PhyLL(_GoodnessLearner):
 
     def __repr__(self) -> str:
         return (f"PhyLL(alpha={self.alpha}, inner_steps={self.inner_steps}, "
-                f"optimizer={self.optimizer!r}, overlay={self.overlay!r})")
+                f"optimizer={self.optimizer!r}, overlay={self.overlay!r}, "
+                f"negatives={self.negatives})")
 
 
 class ForwardForward(_GoodnessLearner):
@@ -234,13 +273,16 @@ class ForwardForward(_GoodnessLearner):
     optimizer : SGD or Adam, default Adam(1e-3)
     overlay : {"prepend", "replace"}, default "prepend"
     num_classes : int, optional
+    negatives : int, default 1
+        Wrong-label candidates per sample (each block trains against its hardest).
     """
 
     def __init__(self, theta: float = 2.0, alpha: float = 1.0, inner_steps: int = 10,
                  optimizer: Adam | SGD | None = None, *, overlay: str = "prepend",
-                 num_classes: int | None = None) -> None:
+                 num_classes: int | None = None, negatives: int = 1) -> None:
         super().__init__(optimizer=optimizer if optimizer is not None else Adam(1e-3),
-                         inner_steps=inner_steps, overlay=overlay, num_classes=num_classes)
+                         inner_steps=inner_steps, overlay=overlay, num_classes=num_classes,
+                         negatives=negatives)
         if not np.isfinite(theta) or theta <= 0:
             raise ValueError(f"theta must be a positive number, got {theta!r}")
         if not np.isfinite(alpha) or alpha <= 0:
@@ -265,4 +307,5 @@ class ForwardForward(_GoodnessLearner):
 
     def __repr__(self) -> str:
         return (f"ForwardForward(theta={self.theta}, alpha={self.alpha}, inner_steps="
-                f"{self.inner_steps}, optimizer={self.optimizer!r}, overlay={self.overlay!r})")
+                f"{self.inner_steps}, optimizer={self.optimizer!r}, overlay={self.overlay!r}, "
+                f"negatives={self.negatives})")
