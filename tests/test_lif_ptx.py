@@ -1,6 +1,6 @@
-"""Type-check every CUDA LIF and spiking-network kernel by compiling it to PTX (no GPU
-needed; the CUDA simulator does not type-check). Skipped where the CUDA toolkit wheels are
-absent."""
+"""Type-check every CUDA LIF, spiking-network and local-learner kernel by compiling it to
+PTX (no GPU needed; the CUDA simulator does not type-check). Skipped where the CUDA toolkit
+wheels are absent."""
 
 from __future__ import annotations
 
@@ -97,4 +97,22 @@ def test_spiking_network_kernel_compiles_to_ptx(name, args, sig):
     if args is not None:
         kernel = kernel(*args)
     ptx = _ptx_or_skip(kernel, sig)
+    assert ".entry" in ptx or ".visible" in ptx
+
+
+@pytest.mark.parametrize("name,sig", [
+    ("cosine_rows", f"void({F2}, {F1}, {F1}, {F1}, {F1})"),
+    ("cosine_backward", f"void({F2}, {F1}, {F1}, {F1}, {F1}, {F2})"),
+    ("square_rows", f"void({F2}, {F1})"),
+    ("square_backward", f"void({F2}, {F1}, {F2})"),
+    ("contrastive_pairs", f"void({F1}, float32, {F1}, {F1})"),
+    ("threshold_pairs", f"void({F1}, float32, float32, {F1}, {F1})"),
+    ("adam_update", f"void({F1}, {F1}, {F1}, {F1}, " + ", ".join(["float32"] * 7) + ")"),
+    ("sgd_update", f"void({F1}, {F1}, {F1}, float32, float32, float32)"),
+])
+def test_local_learner_kernel_compiles_to_ptx(name, sig):
+    """The digital side of PhyLL / Forward-Forward on CUDA (:mod:`physnn.kernels.dense_cuda`)."""
+    from physnn.kernels import dense_cuda
+
+    ptx = _ptx_or_skip(getattr(dense_cuda, name), sig)
     assert ".entry" in ptx or ".visible" in ptx

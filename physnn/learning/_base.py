@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_bytes
+from ..backends import resolve_backend
 from ..layers import LinearParams
 from ..nets import PhysicalNetwork
 from ..optim import SGD, Adam
@@ -161,7 +162,7 @@ class LocalLearner(ABC):
     """
 
     def __init__(self, *, optimizer: Adam | SGD | None, inner_steps: int,
-                 num_classes: int | None) -> None:
+                 num_classes: int | None, backend: str = "cpu") -> None:
         if optimizer is None:
             optimizer = Adam(1e-3)
         if not hasattr(optimizer, "init") or not hasattr(optimizer, "step"):
@@ -173,6 +174,10 @@ class LocalLearner(ABC):
                                         or num_classes < 2):
             raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
         self.optimizer = optimizer
+        self.backend = resolve_backend(backend)
+        if self.backend == "cuda" and not isinstance(optimizer, Adam | SGD):
+            raise TypeError("backend='cuda' supports the physnn.optim SGD and Adam optimizers, "
+                            f"got {type(optimizer).__name__}")
         self.inner_steps = int(inner_steps)
         self._fixed_classes = None if num_classes is None else int(num_classes)
         self.num_classes: int | None = self._fixed_classes

@@ -17,6 +17,11 @@ scores highest (its own hardest negative, chosen from its own goodness, so the r
 local). That costs :math:`(1 + m)/2` times the physical queries of ``negatives=1`` (the
 method as published) and one extra digital forward pass over the candidates.
 
+``backend="cuda"`` trains the digital layers on the GPU (:mod:`physnn.kernels.dense_cuda`):
+a block's measurement is uploaded once per batch, the inner steps run on the device and the
+new parameters come back; the results match the CPU's to float32 rounding. Inference and
+the physical layers are unaffected.
+
 Inference overlays every candidate label, runs all blocks and picks
 :math:`\\arg\\max_c \\sum_\\ell G_\\ell(c)` (:math:`K` physical passes per sample).
 """
@@ -24,7 +29,7 @@ Inference overlays every candidate label, runs all blocks and picks
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -54,8 +59,10 @@ class GoodnessState(NamedTuple):
 class _GoodnessLearner(LocalLearner):
     """Shared machinery of the contrastive (goodness-based) learners."""
 
-    def __init__(self, *, optimizer, inner_steps, overlay, num_classes, negatives) -> None:
-        super().__init__(optimizer=optimizer, inner_steps=inner_steps, num_classes=num_classes)
+    def __init__(self, *, optimizer, inner_steps, overlay, num_classes, negatives,
+                 backend) -> None:
+        super().__init__(optimizer=optimizer, inner_steps=inner_steps, num_classes=num_classes,
+                         backend=backend)
         if overlay not in ("prepend", "replace"):
             raise ValueError(f"overlay must be 'prepend' or 'replace', got {overlay!r}")
         if not isinstance(negatives, int | np.integer) or negatives < 1:
@@ -143,28 +150,84 @@ class _GoodnessLearner(LocalLearner):
         neg = self._draw_negatives(y, rng)
         h = np.concatenate([overlay_labels(x, y, k, mode=self.overlay)]
                            + [overlay_labels(x, c, k, mode=self.overlay) for c in neg])
-        rows = np.arange(bsz)
+        train = self._train_block_host
+        if self.backend == "cuda":
+            from ._dense_ops import DenseCuda
+
+            dev = DenseCuda()
+            train = lambda *a: self._train_block_cuda(dev, *a)  # noqa: E731
         new_params, new_opt, losses, macs = [], [], [], 0
         for i, blk in enumerate(net.blocks):
             u = blk.measure(h, rng=rng)
-            lin, p, st = blk.digital, blk.digital.params, self.state.opt_states[i]
-            if m > 1:  # this block's hardest candidate under its current parameters
-                g = self._goodness(i, lin.forward(u[bsz:], p)).reshape(m, bsz)
-                u_train = np.concatenate([u[:bsz], u[bsz + np.argmax(g, axis=0) * bsz + rows]])
-                macs += lin.macs(m * bsz)
-            else:
-                u_train = u
-            for step in range(self.inner_steps):
-                loss, grads = self._loss_grad(i, lin, p, u_train, bsz)
-                if step == 0:
-                    losses.append(loss)
-                p, st = self.optimizer.step(p, grads, st)
-            macs += 2 * self.inner_steps * lin.macs(2 * bsz) + lin.macs((1 + m) * bsz)
-            h = self._next(lin.forward(u, p))
+            lin = blk.digital
+            loss, p, st, y_all = train(i, lin, lin.params, self.state.opt_states[i], u, bsz)
+            losses.append(loss)
+            macs += (2 * self.inner_steps * lin.macs(2 * bsz) + lin.macs((1 + m) * bsz)
+                     + (lin.macs(m * bsz) if m > 1 else 0))
+            h = self._next(y_all)
             new_params.append(p)
             new_opt.append(st)
         return (float(np.mean(losses)), tuple(new_params),
                 GoodnessState(self.state.xi, tuple(new_opt)), macs)
+
+    def _hardest(self, g: np.ndarray, bsz: int) -> np.ndarray:
+        """Rows of the positives, then of each sample's highest-goodness candidate."""
+        rows = np.arange(bsz)
+        pick = bsz + np.argmax(g.reshape(self.negatives, bsz), axis=0) * bsz + rows
+        return np.concatenate([rows, pick])
+
+    def _train_block_host(self, i, lin, p, st, u, bsz):
+        """Block ``i``'s inner steps on the host: ``(first loss, params, state, y of all
+        rows under the new params)``."""
+        u_train = u
+        if self.negatives > 1:  # this block's hardest candidate under its current parameters
+            u_train = u[self._hardest(self._goodness(i, lin.forward(u[bsz:], p)), bsz)]
+        first = 0.0
+        for step in range(self.inner_steps):
+            loss, grads = self._loss_grad(i, lin, p, u_train, bsz)
+            if step == 0:
+                first = loss
+            p, st = self.optimizer.step(p, grads, st)
+        return first, p, st, lin.forward(u, p)
+
+    def _train_block_cuda(self, dev, i, lin, p, st, u, bsz):
+        """:meth:`_train_block_host` with the digital layer on the GPU."""
+        u_dev = dev.upload(u)
+        w, b = dev.upload(p.weight), dev.upload(p.bias)
+        st_dev = dev.upload_state(self.optimizer, st)
+        u_train = u_dev
+        if self.negatives > 1:
+            g, _ = self._goodness_cuda(dev, i, dev.linear(lin, u_dev[bsz:], w, b))
+            u_train = dev.upload(u[self._hardest(dev.host(g), bsz)])
+        first = 0.0
+        for step in range(self.inner_steps):
+            y = dev.linear(lin, u_train, w, b)
+            g, aux = self._goodness_cuda(dev, i, y)
+            loss_rows, dg = self._pair_loss_cuda(dev, g, bsz)
+            loss = float(dev.host(loss_rows).sum())
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"block {i}: the local loss is {loss} on the device")
+            if step == 0:
+                first = loss
+            gw, gb = dev.linear_grads(lin, u_train, self._goodness_grad_cuda(dev, i, y, aux, dg),
+                                      w, b)
+            st_dev = dev.step(self.optimizer, (w, b), (gw, gb), st_dev)
+        y_all = dev.host(dev.linear(lin, u_dev, w, b)).astype(lin.dtype, copy=False)
+        return (first, dev.params_to_host(w, b, p), dev.download_state(self.optimizer, st_dev, st),
+                y_all)
+
+    # device twins of the per-rule pieces (backend="cuda")
+    @abstractmethod
+    def _goodness_cuda(self, dev, i: int, y) -> tuple[Any, Any]:
+        """Device goodness of each row of ``y`` and what its gradient needs."""
+
+    @abstractmethod
+    def _goodness_grad_cuda(self, dev, i: int, y, aux, dg):
+        """Device ``dL/dy`` from ``dL/dG``."""
+
+    @abstractmethod
+    def _pair_loss_cuda(self, dev, g, bsz: int) -> tuple[Any, Any]:
+        """Device per-pair loss terms (their sum is the loss) and ``dL/dG``."""
 
     def scores(self, net: PhysicalNetwork, x: np.ndarray, *,
                rng: np.random.Generator | None = None) -> np.ndarray:
@@ -217,14 +280,18 @@ class PhyLL(_GoodnessLearner):
     negatives : int, default 1
         Wrong-label candidates per sample; with more than one, each block trains against
         its hardest (see the module notes). 1 is the published method.
+    backend : {"cpu", "cuda", "auto"}, default "cpu"
+        Where the digital layers train (see the module notes); the physical layers keep
+        their own backends.
     """
 
     def __init__(self, alpha: float = 4.0, inner_steps: int = 10,
                  optimizer: Adam | SGD | None = None, *, overlay: str = "prepend",
-                 num_classes: int | None = None, negatives: int = 1) -> None:
+                 num_classes: int | None = None, negatives: int = 1,
+                 backend: str = "cpu") -> None:
         super().__init__(optimizer=optimizer if optimizer is not None else Adam(5e-4),
                          inner_steps=inner_steps, overlay=overlay, num_classes=num_classes,
-                         negatives=negatives)
+                         negatives=negatives, backend=backend)
         if not np.isfinite(alpha) or alpha <= 0:
             raise ValueError(f"alpha must be a positive number, got {alpha!r}")
         self.alpha = float(alpha)
@@ -248,6 +315,24 @@ class PhyLL(_GoodnessLearner):
 
     def _next(self, y):
         return y
+
+    def _goodness_cuda(self, dev, i, y):
+        rows = y.shape[0]
+        g, n, s = dev.empty((rows,)), dev.empty((rows,)), dev.empty((rows,))
+        xi = dev.upload(self.state.xi[i])
+        dev.launch(dev.k.cosine_rows, rows, y, xi, g, n, s)
+        return g, (xi, n, s)
+
+    def _goodness_grad_cuda(self, dev, i, y, aux, dg):
+        xi, n, s = aux
+        gy = dev.empty(y.shape)
+        dev.launch(dev.k.cosine_backward, y.size, y, xi, n, s, dg, gy)
+        return gy
+
+    def _pair_loss_cuda(self, dev, g, bsz):
+        loss, dg = dev.empty((bsz,)), dev.empty((2 * bsz,))
+        dev.launch(dev.k.contrastive_pairs, bsz, g, np.float32(self.alpha), loss, dg)
+        return loss, dg
 
     def __repr__(self) -> str:
         return (f"PhyLL(alpha={self.alpha}, inner_steps={self.inner_steps}, "
@@ -275,14 +360,17 @@ class ForwardForward(_GoodnessLearner):
     num_classes : int, optional
     negatives : int, default 1
         Wrong-label candidates per sample (each block trains against its hardest).
+    backend : {"cpu", "cuda", "auto"}, default "cpu"
+        Where the digital layers train.
     """
 
     def __init__(self, theta: float = 2.0, alpha: float = 1.0, inner_steps: int = 10,
                  optimizer: Adam | SGD | None = None, *, overlay: str = "prepend",
-                 num_classes: int | None = None, negatives: int = 1) -> None:
+                 num_classes: int | None = None, negatives: int = 1,
+                 backend: str = "cpu") -> None:
         super().__init__(optimizer=optimizer if optimizer is not None else Adam(1e-3),
                          inner_steps=inner_steps, overlay=overlay, num_classes=num_classes,
-                         negatives=negatives)
+                         negatives=negatives, backend=backend)
         if not np.isfinite(theta) or theta <= 0:
             raise ValueError(f"theta must be a positive number, got {theta!r}")
         if not np.isfinite(alpha) or alpha <= 0:
@@ -304,6 +392,22 @@ class ForwardForward(_GoodnessLearner):
     def _next(self, y):
         a = np.maximum(y, 0.0)
         return a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-8)
+
+    def _goodness_cuda(self, dev, i, y):
+        g = dev.empty((y.shape[0],))
+        dev.launch(dev.k.square_rows, y.shape[0], y, g)
+        return g, None
+
+    def _goodness_grad_cuda(self, dev, i, y, aux, dg):
+        gy = dev.empty(y.shape)
+        dev.launch(dev.k.square_backward, y.size, y, dg, gy)
+        return gy
+
+    def _pair_loss_cuda(self, dev, g, bsz):
+        loss, dg = dev.empty((bsz,)), dev.empty((2 * bsz,))
+        dev.launch(dev.k.threshold_pairs, bsz, g, np.float32(self.theta), np.float32(self.alpha),
+                   loss, dg)
+        return loss, dg
 
     def __repr__(self) -> str:
         return (f"ForwardForward(theta={self.theta}, alpha={self.alpha}, inner_steps="

@@ -44,10 +44,14 @@ class LocalReadout(LocalLearner):
         Used for both the block and its head.
     num_classes : int, optional
         Inferred from the training labels when omitted.
+    backend : {"cpu"}, default "cpu"
+        This learner trains on the CPU only (PhyLL and Forward-Forward have a CUDA path).
     """
 
     def __init__(self, inner_steps: int = 10, optimizer: Adam | SGD | None = None, *,
-                 num_classes: int | None = None) -> None:
+                 num_classes: int | None = None, backend: str = "cpu") -> None:
+        if backend != "cpu":
+            raise ValueError(f"backend: LocalReadout trains on the CPU only, got {backend!r}")
         super().__init__(optimizer=optimizer if optimizer is not None else Adam(1e-3),
                          inner_steps=inner_steps, num_classes=num_classes)
 
