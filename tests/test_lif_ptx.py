@@ -109,9 +109,11 @@ def test_spiking_network_kernel_compiles_to_ptx(name, args, sig):
     ("threshold_pairs", f"void({F1}, float32, float32, {F1}, {F1})"),
     ("adam_update", f"void({F1}, {F1}, {F1}, {F1}, " + ", ".join(["float32"] * 7) + ")"),
     ("sgd_update", f"void({F1}, {F1}, {F1}, float32, float32, float32)"),
+    ("relu", f"void({F1}, {F1})"),
+    ("relu_backward", f"void({F1}, {F1}, {F1})"),
 ])
 def test_local_learner_kernel_compiles_to_ptx(name, sig):
-    """The digital side of PhyLL / Forward-Forward on CUDA (:mod:`physnn.kernels.dense_cuda`)."""
+    """The digital side of the local learners on CUDA (:mod:`physnn.kernels.dense_cuda`)."""
     from physnn.kernels import dense_cuda
 
     ptx = _ptx_or_skip(getattr(dense_cuda, name), sig)

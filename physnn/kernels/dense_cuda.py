@@ -159,3 +159,22 @@ def sgd_update(p, g, vel, lr, mu, wd):  # pragma: no cover - compiled
         vi = mu * vel[i] + gi
         vel[i] = vi
         p[i] -= lr * vi
+
+
+# ----------------------------------------------------------------------------- readout
+
+
+@cuda.jit
+def relu(y, a):  # pragma: no cover - compiled
+    """``a = max(y, 0)`` on flat arrays."""
+    i = cuda.grid(1)
+    if i < y.size:
+        a[i] = max(y[i], float32(0.0))
+
+
+@cuda.jit
+def relu_backward(y, ga, gy):  # pragma: no cover - compiled
+    """``gy = ga [y > 0]`` on flat arrays."""
+    i = cuda.grid(1)
+    if i < y.size:
+        gy[i] = ga[i] if y[i] > 0 else float32(0.0)

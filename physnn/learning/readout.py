@@ -44,19 +44,19 @@ class LocalReadout(LocalLearner):
         Used for both the block and its head.
     num_classes : int, optional
         Inferred from the training labels when omitted.
-    backend : {"cpu"}, default "cpu"
-        This learner trains on the CPU only (PhyLL and Forward-Forward have a CUDA path).
+    backend : {"cpu", "cuda", "auto"}, default "cpu"
+        Where the digital layers and heads train; ``"cuda"`` uploads a block's measurement
+        once per batch and runs the inner steps on the GPU (as
+        :class:`~physnn.learning.PhyLL` does).
     """
 
     def __init__(self, inner_steps: int = 10, optimizer: Adam | SGD | None = None, *,
                  num_classes: int | None = None, backend: str = "cpu") -> None:
-        if backend != "cpu":
-            raise ValueError(f"backend: LocalReadout trains on the CPU only, got {backend!r}")
         super().__init__(optimizer=optimizer if optimizer is not None else Adam(1e-3),
-                         inner_steps=inner_steps, num_classes=num_classes)
+                         inner_steps=inner_steps, num_classes=num_classes, backend=backend)
 
     def _head(self, blk) -> Linear:
-        return Linear(blk.out_features, self.num_classes, dtype=blk.digital.dtype)
+        return self._head_like(blk.digital)
 
     def _init_state(self, net, rng):
         heads = tuple(self._head(b).reset_parameters(rng) for b in net.blocks)
@@ -96,27 +96,80 @@ class LocalReadout(LocalLearner):
     def _update(self, net, x, y, rng):
         bsz = x.shape[0]
         h = x
+        train = self._train_block_host
+        if self.backend == "cuda":
+            from ._dense_ops import DenseCuda
+
+            dev = DenseCuda()
+            train = lambda *a: self._train_block_cuda(dev, *a)  # noqa: E731
         new_p, new_h, new_os, new_hs, losses, macs = [], [], [], [], [], 0
         for i, blk in enumerate(net.blocks):
             u = blk.measure(h, rng=rng)
-            lin, p = blk.digital, blk.digital.params
-            hp, st = self.state.heads[i], self.state.opt_states[i]
-            hst = self.state.head_opt_states[i]
-            for step in range(self.inner_steps):
-                loss, gp, gh = self.local_loss(lin, p, hp, u, y)
-                if step == 0:
-                    losses.append(loss)
-                p, st = self.optimizer.step(p, gp, st)
-                hp, hst = self.optimizer.step(hp, gh, hst)
+            lin = blk.digital
+            loss, p, st, hp, hst, a = train(lin, lin.params, self.state.opt_states[i],
+                                            self.state.heads[i],
+                                            self.state.head_opt_states[i], u, y)
+            losses.append(loss)
             head_macs = bsz * blk.out_features * self.num_classes
             macs += self.inner_steps * (2 * lin.macs(bsz) + 3 * head_macs) + lin.macs(bsz)
-            h = np.maximum(lin.forward(u, p), 0.0)
+            h = a
             new_p.append(p)
             new_h.append(hp)
             new_os.append(st)
             new_hs.append(hst)
         return (float(np.mean(losses)), tuple(new_p),
                 ReadoutState(tuple(new_h), tuple(new_os), tuple(new_hs)), macs)
+
+    def _train_block_host(self, lin, p, st, hp, hst, u, y):
+        """One block's inner steps: ``(first loss, params, state, head, head state, next
+        block's input)``."""
+        first = 0.0
+        for step in range(self.inner_steps):
+            loss, gp, gh = self.local_loss(lin, p, hp, u, y)
+            if step == 0:
+                first = loss
+            p, st = self.optimizer.step(p, gp, st)
+            hp, hst = self.optimizer.step(hp, gh, hst)
+        return first, p, st, hp, hst, np.maximum(lin.forward(u, p), 0.0)
+
+    def _train_block_cuda(self, dev, lin, p, st, hp, hst, u, y):
+        """:meth:`_train_block_host` on the GPU (:meth:`local_loss`, kernel by kernel)."""
+        head = self._head_like(lin)
+        u_dev, labels = dev.upload(u), dev.cuda.to_device(np.ascontiguousarray(y, np.int64))
+        w, b = dev.upload(p.weight), dev.upload(p.bias)
+        v, c = dev.upload(hp.weight), dev.upload(hp.bias)
+        st_dev = dev.upload_state(self.optimizer, st)
+        hst_dev = dev.upload_state(self.optimizer, hst)
+        rows = u.shape[0]
+        first = 0.0
+        for step in range(self.inner_steps):
+            yd = dev.linear(lin, u_dev, w, b)
+            a = dev.empty(yd.shape)
+            dev.launch(dev.k.relu, yd.size, yd.reshape(yd.size), a.reshape(a.size))
+            logits = dev.linear(head, a, v, c)
+            loss_rows, go = dev.empty((rows,)), dev.empty(logits.shape)
+            dev.launch(dev.mm.softmax_cross_entropy, rows, logits, labels,
+                       np.float32(1.0 / rows), loss_rows, go)
+            loss = float(dev.host(loss_rows).sum()) / rows
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"the local loss is {loss} on the device")
+            if step == 0:
+                first = loss
+            gv, gc = dev.linear_grads(head, a, go, v, c)
+            ga = dev.empty(yd.shape)
+            dev.mm.gemm(go, v, ga)
+            gy = dev.empty(yd.shape)
+            dev.launch(dev.k.relu_backward, yd.size, yd.reshape(yd.size), ga.reshape(ga.size),
+                       gy.reshape(gy.size))
+            gw, gb = dev.linear_grads(lin, u_dev, gy, w, b)
+            st_dev = dev.step(self.optimizer, (w, b), (gw, gb), st_dev)
+            hst_dev = dev.step(self.optimizer, (v, c), (gv, gc), hst_dev)
+        a = np.maximum(dev.host(dev.linear(lin, u_dev, w, b)), 0.0).astype(lin.dtype, copy=False)
+        return (first, dev.params_to_host(w, b, p), dev.download_state(self.optimizer, st_dev, st),
+                dev.params_to_host(v, c, hp), dev.download_state(self.optimizer, hst_dev, hst), a)
+
+    def _head_like(self, lin: Linear) -> Linear:
+        return Linear(lin.out_features, self.num_classes, dtype=lin.dtype)
 
     def logits(self, net: PhysicalNetwork, x: np.ndarray, *,
                rng: np.random.Generator | None = None) -> np.ndarray:

@@ -118,6 +118,7 @@ LEARNERS = {
     "phyll-hard": lambda b: PhyLL(alpha=4.0, inner_steps=2, optimizer=SGD(0.05, momentum=0.5),
                                   negatives=2, backend=b),
     "ff": lambda b: ForwardForward(theta=0.5, inner_steps=2, optimizer=Adam(1e-2), backend=b),
+    "readout": lambda b: LocalReadout(inner_steps=2, optimizer=Adam(1e-2), backend=b),
 }
 
 
@@ -126,9 +127,10 @@ def test_learner_updates_on_cuda_match_the_cpu(name):
     rng = np.random.default_rng(1)
     x = rng.uniform(size=(10, 4)).astype(np.float32)
     y = rng.integers(0, 3, size=10)
-    nets, hists = [], []
+    nets, hists, learners = [], [], []
     for backend in ("cpu", "cuda"):
         learner = LEARNERS[name](backend)
+        learners.append(learner)
         assert learner.backend == backend
         net = _net(learner.input_width(4, 3))
         hists.append(learner.fit(net, x, y, epochs=1, batch_size=5,
@@ -137,10 +139,8 @@ def test_learner_updates_on_cuda_match_the_cpu(name):
     for a, b in zip(nets[0].get_params(), nets[1].get_params(), strict=True):
         np.testing.assert_allclose(b.weight, a.weight, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(b.bias, a.bias, rtol=1e-4, atol=1e-5)
+    if name == "readout":
+        for a, b in zip(learners[0].state.heads, learners[1].state.heads, strict=True):
+            np.testing.assert_allclose(b.weight, a.weight, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(hists[1].loss, hists[0].loss, rtol=1e-4)
     assert hists[1].macs == hists[0].macs and hists[1].queries == hists[0].queries
-
-
-def test_readout_says_it_has_no_cuda_path():
-    with pytest.raises(ValueError, match="backend"):
-        LocalReadout(backend="cuda")
