@@ -41,7 +41,10 @@ from physnn.data import load_fashion_mnist  # noqa: E402
 from physnn.nets import abs_max_scale  # noqa: E402
 
 NAME = "phyll_fashion_optics"
-NEGATIVES = 1  # PhyLL's default wrong-label candidates per sample
+# Wrong-label candidates per sample; each block trains against its hardest. The published
+# rule is 1 (one random wrong label): on all 60 000 images, 20 epochs, it scored 87.65 %; 3
+# candidates scored 88.32 % (seed 0) at 1.6x the training time.
+NEGATIVES = 3
 CLASSES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
            "bag", "boot")
 
@@ -66,9 +69,10 @@ def make_learner(method: str, args):
     """The learner named ``method`` ("phyll" or "readout") with the command-line settings."""
     if method == "phyll":
         return pn.learning.PhyLL(alpha=4.0, inner_steps=args.inner_steps,
-                                 optimizer=pn.optim.Adam(args.lr), negatives=args.negatives)
+                                 optimizer=pn.optim.Adam(args.lr), negatives=args.negatives,
+                                 backend=args.backend)
     return pn.learning.LocalReadout(inner_steps=args.inner_steps,
-                                    optimizer=pn.optim.Adam(args.lr))
+                                    optimizer=pn.optim.Adam(args.lr), backend=args.backend)
 
 
 def train_one(method: str, seed: int, args, sizes: dict) -> dict:
@@ -125,6 +129,8 @@ def main(argv=None) -> dict:
                    help="run seeds first-seed ... first-seed + seeds - 1 (to split a study "
                         "over machines)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (one run each)")
+    p.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
+                   help="where the digital layers train (the optics stay NumPy)")
     args = p.parse_args(argv)
     started = time.perf_counter()
     chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -213,6 +219,7 @@ def main(argv=None) -> dict:
     config = {"quick": args.quick, "epochs": epochs, "camera": camera, "hidden": hidden,
               "batch_size": 128, "lr": args.lr, "lr_schedule": "cosine",
               "inner_steps": args.inner_steps, "negatives": args.negatives, "seeds": seeds,
+              "backend": args.backend,
               "learners": learners, "network": repr(build_network(camera, hidden))}
     write_outputs(args.out, NAME, fig, claim, results, config, started)
     plt.close(fig)

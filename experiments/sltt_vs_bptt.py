@@ -291,14 +291,9 @@ def summarize(runs):
 
 def device_name(device: str) -> str:
     """The CPU model, or the GPU's name."""
-    if device == "cuda":
-        from numba import cuda
+    from physnn.bench._common import cpu_name, gpu_name
 
-        name = cuda.get_current_device().name
-        return name.decode() if isinstance(name, bytes) else str(name)
-    from physnn.bench._common import cpu_name
-
-    return cpu_name()
+    return gpu_name() if device == "cuda" else cpu_name()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@
 #
 # Writes into $OUT (default out_gpu): gpu.log (GPU name, the CUDA tests on the real device,
 # both benchmarks' tables, the SLTT study's summary), lif_gpu.json, wave_gpu.json,
-# sltt_vs_bptt.json and sltt_vs_bptt.png. Each step runs even when one before it failed;
+# sltt_vs_bptt.json, sltt_vs_bptt.png and bench_phyll.json (PhyLL batch time with the digital
+# layers on the CPU and on the GPU). Each step runs even when one before it failed;
 # the exit status is that of the last failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +23,6 @@ step python -m physnn.cli bench lif --device cuda --json "$OUT/lif_gpu.json"
 step python -m physnn.cli bench wave --device cuda --json "$OUT/wave_gpu.json"
 # shellcheck disable=SC2086
 step python experiments/sltt_vs_bptt.py --device cuda --out "$OUT" ${SLTT_ARGS:-}
+# PhyLL's digital layers on the GPU vs the CPU (the optics are NumPy in both): time per batch
+step python benchmarks/bench_phyll.py --json "$OUT/bench_phyll.json"
 exit $status

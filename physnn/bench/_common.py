@@ -38,6 +38,14 @@ def time_median(
     return statistics.median(times)
 
 
+def gpu_name() -> str:
+    """The current CUDA device's name ("CUDA simulator" under ``NUMBA_ENABLE_CUDASIM=1``)."""
+    from numba import cuda
+
+    name = getattr(cuda.get_current_device(), "name", "CUDA simulator")
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
 def cpu_name() -> str:
     """A readable description of this CPU and its core count."""
     import os

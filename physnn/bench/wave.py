@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..wave import WaveMedium, simulate_wave
-from ._common import cpu_name, print_table, time_median, write_record
+from ._common import cpu_name, gpu_name, print_table, time_median, write_record
 
 __all__ = ["add_arguments", "run", "make_problem"]
 
@@ -261,9 +261,7 @@ def run(args: argparse.Namespace) -> dict:
             "jax-cuda": lambda: jax_wave(p, "gpu"),
         }
         reference = "physnn-cuda"
-        gpu = getattr(cuda.get_current_device(), "name", "CUDA simulator")
-        gpu = gpu.decode() if isinstance(gpu, bytes) else str(gpu)
-        dev_name = f"{gpu} (host: {cpu_name()})"
+        dev_name = f"{gpu_name()} (host: {cpu_name()})"
         sync = cuda.synchronize
 
     ref_out = None

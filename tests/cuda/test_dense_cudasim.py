@@ -144,3 +144,10 @@ def test_learner_updates_on_cuda_match_the_cpu(name):
             np.testing.assert_allclose(b.weight, a.weight, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(hists[1].loss, hists[0].loss, rtol=1e-4)
     assert hists[1].macs == hists[0].macs and hists[1].queries == hists[0].queries
+
+
+def test_gpu_name_is_a_string():
+    from physnn.bench._common import gpu_name
+
+    name = gpu_name()
+    assert isinstance(name, str) and name
