@@ -15,6 +15,7 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from physnn._io import atomic_savefig, atomic_write_json  # noqa: E402
+from physnn.data import DataNotFoundError  # noqa: E402
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -25,6 +26,15 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (overrides mode)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
+
+
+def run(main) -> None:
+    """Run an experiment's ``main()`` as a script: missing data ends it with exit status 1
+    and the loader's message (which names ``PHYSNN_DATA`` and the files), no traceback."""
+    try:
+        main()
+    except DataNotFoundError as exc:
+        sys.exit(f"{Path(sys.argv[0]).stem}: {exc}")
 
 
 def mean_std(values) -> dict:

@@ -34,7 +34,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from phyll_common import parser, write_outputs  # noqa: E402
+from phyll_common import parser, run, write_outputs  # noqa: E402
 
 import physnn as pn  # noqa: E402
 from physnn.data import load_fashion_mnist  # noqa: E402
@@ -228,4 +228,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

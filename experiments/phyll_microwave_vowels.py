@@ -22,11 +22,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from phyll_common import mean_std, parser, write_outputs  # noqa: E402
+from phyll_common import mean_std, parser, run, write_outputs  # noqa: E402
 from phyll_vowels import prepare  # noqa: E402
 
 import physnn as pn  # noqa: E402
-from physnn.data import FORMANT_VOWELS, load_formants  # noqa: E402
+from physnn.data import FORMANT_VOWELS, load_formants, require_data  # noqa: E402
 from physnn.nets import abs_max_scale  # noqa: E402
 
 NAME = "phyll_microwave_vowels"
@@ -43,6 +43,7 @@ def microwave_net():
 
 def main(argv=None) -> dict:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    require_data("hillenbrand_formants_women7.csv")  # before any work
     started = time.perf_counter()
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
@@ -130,4 +131,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -28,10 +28,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from phyll_common import mean_std, parser, write_outputs  # noqa: E402
+from phyll_common import mean_std, parser, run, write_outputs  # noqa: E402
 
 import physnn as pn  # noqa: E402
-from physnn.data import FORMANT_VOWELS, load_formants  # noqa: E402
+from physnn.data import FORMANT_VOWELS, load_formants, require_data  # noqa: E402
 from physnn.nets import abs_max_scale  # noqa: E402
 
 NAME = "phyll_vowels"
@@ -76,6 +76,8 @@ def run_learner(learner, x_tr, y_tr, x_te, y_te, *, epochs, batch_size, rng, pro
 
 def main(argv=None) -> dict:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    require_data("hillenbrand_formants_women7.csv", "phyll_acoustic/x_data.csv",
+                 "phyll_acoustic/y_data.csv")  # before any work
     started = time.perf_counter()
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
@@ -173,4 +175,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

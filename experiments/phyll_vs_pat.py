@@ -32,11 +32,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from phyll_common import mean_std, parser, write_outputs  # noqa: E402
+from phyll_common import mean_std, parser, run, write_outputs  # noqa: E402
 from phyll_vowels import prepare  # noqa: E402
 
 import physnn as pn  # noqa: E402
-from physnn.data import FORMANT_VOWELS, load_formants  # noqa: E402
+from physnn.data import FORMANT_VOWELS, load_formants, require_data  # noqa: E402
 from physnn.nets import abs_max_scale  # noqa: E402
 
 NAME = "phyll_vs_pat"
@@ -69,6 +69,8 @@ def twin_mismatch(twin, gain: float, rng: np.random.Generator) -> float:
 
 def main(argv=None) -> dict:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    require_data("hillenbrand_formants_women7.csv", "phyll_acoustic/x_data.csv",
+                 "phyll_acoustic/y_data.csv")  # before any work
     started = time.perf_counter()
     import torch
     from sklearn.model_selection import train_test_split
@@ -207,4 +209,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

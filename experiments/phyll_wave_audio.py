@@ -39,10 +39,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from phyll_common import mean_std, parser, write_outputs  # noqa: E402
+from phyll_common import mean_std, parser, run, write_outputs  # noqa: E402
 
 import physnn as pn  # noqa: E402
-from physnn.data import FORMANT_VOWELS, vowel_windows  # noqa: E402
+from physnn.data import FORMANT_VOWELS, require_data, vowel_windows  # noqa: E402
 from physnn.nets import abs_max_scale  # noqa: E402
 from physnn.physical import PhysicalLayer  # noqa: E402
 
@@ -229,6 +229,7 @@ def main(argv=None) -> dict:
     p.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                    help="where the cavities are simulated (the digital layers stay on the host)")
     args = p.parse_args(argv)
+    require_data("hillenbrand_vowels_16k.npz")  # before any work
     started = time.perf_counter()
     n_folds = args.seeds or (2 if args.quick else 5)
     epochs = args.epochs or (3 if args.quick else 60)
@@ -304,4 +305,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -403,4 +403,7 @@ def run(args, config, include_snn) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except pn.data.DataNotFoundError as exc:  # Fashion-MNIST missing: the message says why
+        sys.exit(f"sltt_vs_bptt: {exc}")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from physnn._threads import one_blas_thread
+from physnn.data import data_dir, require_data
 from physnn.physical import PhysicalLayer
 
 from ._mlp import MLP, fit_mlp
@@ -33,11 +34,18 @@ _CACHE: dict[tuple, tuple[MLP, AcousticFit, np.ndarray, np.ndarray, np.ndarray, 
 
 
 def default_data_dir() -> Path:
-    """``$PHYSNN_DATA`` if set, else ``<repo>/../shared/data``."""
-    env = os.environ.get("PHYSNN_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    """The physnn data folder (:func:`physnn.data.data_dir`: ``$PHYSNN_DATA``, else a
+    source checkout's ``../shared/data``)."""
+    return data_dir()
+
+
+def _measurement_folder(path: str | os.PathLike | None) -> Path:
+    """The folder holding ``x_data.csv`` / ``y_data.csv``: ``path``, else ``phyll_acoustic``
+    in the data folder; :class:`physnn.data.DataNotFoundError` when a file is missing."""
+    if path is not None:
+        return require_data("x_data.csv", "y_data.csv", path=path)
+    names = ("phyll_acoustic/x_data.csv", "phyll_acoustic/y_data.csv")
+    return require_data(*names) / "phyll_acoustic"
 
 
 def load_acoustic_measurements(path: str | os.PathLike | None = None
@@ -48,20 +56,16 @@ def load_acoustic_measurements(path: str | os.PathLike | None = None
     ----------
     path : path-like, optional
         Folder holding ``x_data.csv`` and ``y_data.csv`` (10 001 rows x 20 columns each, row 0
-        a blank measurement). Default: ``phyll_acoustic`` under :func:`default_data_dir`.
+        a blank measurement). Default: ``phyll_acoustic`` in the data folder
+        (:func:`physnn.data.data_dir`).
 
     Returns
     -------
     x, y : ndarray, shape (10000, 20), float32
         Inputs in [0, 1] and measured outputs, the blank row 0 dropped.
     """
-    folder = Path(path) if path is not None else default_data_dir() / "phyll_acoustic"
+    folder = _measurement_folder(path)
     fx, fy = folder / "x_data.csv", folder / "y_data.csv"
-    if not (fx.is_file() and fy.is_file()):
-        raise FileNotFoundError(
-            f"acoustic measurements not found: expected {fx} and {fy}. Pass path= or set "
-            "PHYSNN_DATA to the folder holding phyll_acoustic/ (the files are the PhyLL "
-            "repository's 'Experimental Data/Acoustic' x_data.csv and y_data.csv)")
     x = np.loadtxt(fx, delimiter=",", dtype=np.float64)
     y = np.loadtxt(fy, delimiter=",", dtype=np.float64)
     if x.ndim != 2 or x.shape != y.shape or x.shape[1] != 20 or len(x) < sum(_SPLIT) + 1:
@@ -217,8 +221,8 @@ class AcousticCavity(PhysicalLayer):
         Parameters
         ----------
         path : path-like, optional
-            Folder with ``x_data.csv`` / ``y_data.csv``; default ``phyll_acoustic`` under
-            ``$PHYSNN_DATA`` or ``<repo>/../shared/data``.
+            Folder with ``x_data.csv`` / ``y_data.csv``; default ``phyll_acoustic`` in the
+            data folder (``$PHYSNN_DATA``, else a source checkout's ``../shared/data``).
         seed : int
             Seeds the fit (initialisation, minibatch order) and the measurement noise.
         hidden : tuple of int
@@ -233,10 +237,9 @@ class AcousticCavity(PhysicalLayer):
             raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {hidden}")
         if int(epochs) < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
-        folder = Path(path) if path is not None else default_data_dir() / "phyll_acoustic"
-        folder = folder.resolve()
+        folder = _measurement_folder(path).resolve()
         stats = tuple((f.stat().st_size, f.stat().st_mtime_ns)
-                      for f in (folder / "x_data.csv", folder / "y_data.csv") if f.is_file())
+                      for f in (folder / "x_data.csv", folder / "y_data.csv"))
         key = (str(folder), stats, int(seed), hidden, int(epochs))
         if key not in _CACHE:
             with one_blas_thread():

@@ -1,10 +1,18 @@
 """Data set loaders: scikit-learn digits, the vowel formant and audio sets, and Fashion-MNIST
 (the acoustic measurements are read by :mod:`hardware_models.acoustic`).
 
-Files are read where they lie, never copied. The shared data folder is, in order: the
-``path`` argument, the ``PHYSNN_DATA`` environment variable, ``../shared/data`` beside the
-repository root. Fashion-MNIST comes from the distribution package ``dataset-fashion-mnist``
-(``/usr/share/datasets/fashion-mnist``).
+Files are read where they lie, never copied. The data folder is the first of:
+
+1. the ``path`` argument of a loader;
+2. the ``PHYSNN_DATA`` environment variable;
+3. ``../shared/data`` beside the repository, only when physnn is imported from a source
+   checkout (an installed physnn has no default folder).
+
+The first one given is used: a ``PHYSNN_DATA`` that lacks a file is an error, not a reason
+to read another copy. A missing file or folder raises :class:`DataNotFoundError` (a
+:class:`FileNotFoundError`) naming ``PHYSNN_DATA``, the folder looked in and the files it
+should hold (:data:`DATA_FILES`). Fashion-MNIST comes from the distribution package
+``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``) instead.
 """
 
 from __future__ import annotations
@@ -12,28 +20,58 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 __all__ = [
+    "DATA_ENV",
+    "DATA_FILES",
     "FASHION_MNIST_DIR",
     "FORMANT_VOWELS",
+    "DataNotFoundError",
     "Split",
     "VowelAudio",
     "data_dir",
+    "data_file",
     "load_digits",
     "load_fashion_mnist",
     "load_formants",
     "load_vowel_audio",
+    "require_data",
+    "source_checkout",
     "stratified_split",
     "vowel_windows",
 ]
 
+#: The environment variable naming the data folder.
+DATA_ENV = "PHYSNN_DATA"
+#: What the data folder holds: path inside it -> what it is and what reads it.
+DATA_FILES = {
+    "hillenbrand_formants_women7.csv":
+        "258 vowel tokens x 12 formants, women, 7 vowels (load_formants; phyll_vowels, "
+        "phyll_microwave_vowels, phyll_vs_pat)",
+    "hillenbrand_vowels_16k.npz":
+        "1116 Hillenbrand vowel recordings, 16 kHz int16 (load_vowel_audio, vowel_windows; "
+        "phyll_wave_audio)",
+    "phyll_acoustic/x_data.csv":
+        "10 001 x 20 inputs sent into the real acoustic cavity (AcousticCavity."
+        "from_measurements; phyll_vowels, phyll_vs_pat, hardware_gallery)",
+    "phyll_acoustic/y_data.csv": "10 001 x 20 outputs measured on it",
+}
+_SOURCES = ("Sources (MIT licence): the Hillenbrand et al. (1995) vowel database as "
+            "redistributed with wavetorch (recordings) and tabulated in the PhyLL repository "
+            "(formants); the PhyLL repository's 'Experimental Data/Acoustic' (x_data.csv, "
+            "y_data.csv).")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 #: Vowel classes of ``hillenbrand_formants_women7.csv``, in label order.
 FORMANT_VOWELS = ("ae", "ah", "aw", "er", "ih", "iy", "uw")
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A data file or the data folder is missing; the message says where to put what."""
 
 
 class Split(NamedTuple):
@@ -45,25 +83,88 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
-def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """Resolve the shared data folder (argument, ``PHYSNN_DATA``, ``../shared/data``)."""
+def source_checkout() -> Path | None:
+    """The repository root when physnn is imported from a source checkout, else ``None``.
+
+    A checkout is recognised by a ``pyproject.toml`` naming the project ``physnn`` in the
+    folder above the package (an editable install counts; a wheel install does not).
+    """
+    root = Path(__file__).resolve().parents[1]
+    try:
+        with open(root / "pyproject.toml", "rb") as fh:
+            name = tomllib.load(fh).get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return root if name == "physnn" else None
+
+
+def _guidance() -> str:
+    width = max(map(len, DATA_FILES))
+    rows = "\n".join(f"  {name:<{width}}  {what}" for name, what in DATA_FILES.items())
+    return (f"Set the {DATA_ENV} environment variable (or pass path=) to a folder holding:\n"
+            f"{rows}\n{_SOURCES}")
+
+
+def _resolve(path: str | os.PathLike | None) -> tuple[Path | None, str]:
+    """The data folder and how it was chosen; ``(None, why)`` when nothing names one."""
     if path is not None:
-        p = Path(path)
-    elif os.environ.get("PHYSNN_DATA"):
-        p = Path(os.environ["PHYSNN_DATA"])
-    else:
-        p = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return p
+        return Path(path).expanduser(), "the path argument"
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser(), f"from {DATA_ENV}"
+    root = source_checkout()
+    if root is not None:
+        return (root.parent / "shared" / "data",
+                f"the source checkout's ../shared/data; {DATA_ENV} is not set")
+    here = Path(__file__).resolve().parent
+    return None, (f"no path argument, {DATA_ENV} is not set, and physnn is imported from "
+                  f"{here}, not a source checkout (whose default is its ../shared/data)")
 
 
-def _file(name: str, path: str | os.PathLike | None) -> Path:
-    folder = data_dir(path)
-    f = folder / name
-    if not f.is_file():
-        raise FileNotFoundError(
-            f"{name} not found in {folder}; pass path=<folder holding it> or set the "
-            "PHYSNN_DATA environment variable to the shared data folder")
-    return f
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """The data folder: ``path``, else ``$PHYSNN_DATA``, else a source checkout's
+    ``../shared/data``.
+
+    The folder is not checked (:func:`data_file` and :func:`require_data` check files).
+
+    Raises
+    ------
+    DataNotFoundError
+        When none of the three applies (an installed physnn with ``PHYSNN_DATA`` unset).
+    """
+    folder, why = _resolve(path)
+    if folder is None:
+        raise DataNotFoundError(f"no physnn data folder: {why}.\n{_guidance()}")
+    return folder
+
+
+def require_data(*names: str, path: str | os.PathLike | None = None) -> Path:
+    """Check that the data folder holds every file in ``names``; return the folder.
+
+    ``names`` are paths inside the folder (``"phyll_acoustic/x_data.csv"``). Scripts call
+    this before any work so that a missing file stops them at once.
+
+    Raises
+    ------
+    DataNotFoundError
+        Naming every missing file, the folder looked in, ``PHYSNN_DATA`` and what the folder
+        should hold.
+    """
+    folder, why = _resolve(path)
+    if folder is None:
+        raise DataNotFoundError(f"{', '.join(names) or 'data'} needed but there is no physnn "
+                                f"data folder: {why}.\n{_guidance()}")
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        state = "" if folder.is_dir() else " (no such folder)"
+        raise DataNotFoundError(
+            f"{', '.join(missing)} not found in {folder}{state} ({why}).\n{_guidance()}")
+    return folder
+
+
+def data_file(name: str, path: str | os.PathLike | None = None) -> Path:
+    """The path of ``name`` inside the data folder, checked (see :func:`require_data`)."""
+    return require_data(name, path=path) / name
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +199,7 @@ def load_formants(path: str | os.PathLike | None = None
     speakers : tuple of str
         Speaker id of each token.
     """
-    f = _file("hillenbrand_formants_women7.csv", path)
+    f = data_file("hillenbrand_formants_women7.csv", path)
     with open(f, newline="") as fh:
         rows = list(csv.reader(fh))
     header, rows = rows[0], rows[1:]
@@ -121,7 +222,7 @@ class VowelAudio(NamedTuple):
 
 def load_vowel_audio(path: str | os.PathLike | None = None) -> VowelAudio:
     """The 1116 Hillenbrand recordings (``hillenbrand_vowels_16k.npz``), 16 kHz int16."""
-    f = _file("hillenbrand_vowels_16k.npz", path)
+    f = data_file("hillenbrand_vowels_16k.npz", path)
     with np.load(f) as z:
         audio, off = z["audio"], z["offsets"]
         rec = VowelAudio([audio[off[i]:off[i + 1]] for i in range(len(off) - 1)],
@@ -209,7 +310,7 @@ def load_fashion_mnist(path: str | os.PathLike | None = None, *, flatten: bool =
 
     Raises
     ------
-    FileNotFoundError
+    DataNotFoundError
         When the files are missing; the message names the package to install.
     """
     folder = Path(path) if path is not None else FASHION_MNIST_DIR
@@ -217,7 +318,7 @@ def load_fashion_mnist(path: str | os.PathLike | None = None, *, flatten: bool =
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"Fashion-MNIST files {missing} not found in {folder}; install them with "
             "`apt-get install dataset-fashion-mnist` (files land in "
             f"{FASHION_MNIST_DIR}) or pass path=<folder with the IDX .gz files>")

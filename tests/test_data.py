@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from physnn import data
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_digits():
@@ -32,11 +38,83 @@ def test_vowel_audio(data_dir):
     assert 5274 <= min(len(a) for a in rec.audio)
 
 
+def _formants_csv(folder, rows=2):
+    head = ["token", "speaker", "vowel"] + [f"f{i}" for i in range(12)]
+    lines = [",".join(head)] + [",".join([f"t{r}", "w01", "iy"] + ["500"] * 12)
+                                for r in range(rows)]
+    (folder / "hillenbrand_formants_women7.csv").write_text("\n".join(lines) + "\n")
+
+
 def test_data_dir_env(monkeypatch, tmp_path):
     monkeypatch.setenv("PHYSNN_DATA", str(tmp_path))
     assert data.data_dir() == tmp_path
-    with pytest.raises(FileNotFoundError, match="PHYSNN_DATA"):
+    with pytest.raises(data.DataNotFoundError, match="PHYSNN_DATA") as err:
         data.load_formants()
+    assert isinstance(err.value, FileNotFoundError)
+    msg = str(err.value)
+    assert f"not found in {tmp_path} (from PHYSNN_DATA)" in msg
+    for name in data.DATA_FILES:  # it says what to put there
+        assert name in msg
+    # the files are read from PHYSNN_DATA, and an explicit path beats it
+    _formants_csv(tmp_path)
+    x, y, speakers = data.load_formants()
+    assert x.shape == (2, 12) and y.tolist() == [5, 5] and speakers == ("w01", "w01")
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(data.DataNotFoundError, match="the path argument"):
+        data.load_formants(other)
+
+
+def test_source_checkout_default(monkeypatch):
+    """Imported from this checkout with PHYSNN_DATA unset: the checkout's ../shared/data."""
+    monkeypatch.delenv("PHYSNN_DATA", raising=False)
+    assert data.source_checkout() == REPO
+    assert data.data_dir() == REPO.parent / "shared" / "data"
+
+
+def test_no_data_folder_outside_a_checkout(monkeypatch, tmp_path):
+    """An installed physnn (no checkout above it) without PHYSNN_DATA has no data folder."""
+    monkeypatch.delenv("PHYSNN_DATA", raising=False)
+    monkeypatch.setattr(data, "source_checkout", lambda: None)
+    with pytest.raises(data.DataNotFoundError, match="PHYSNN_DATA is not set") as err:
+        data.data_dir()
+    assert "not a source checkout" in str(err.value)
+    with pytest.raises(data.DataNotFoundError, match="hillenbrand_vowels_16k.npz needed"):
+        data.load_vowel_audio()
+    from hardware_models import AcousticCavity, load_acoustic_measurements
+
+    for load in (load_acoustic_measurements, AcousticCavity.from_measurements):
+        with pytest.raises(data.DataNotFoundError, match="PHYSNN_DATA") as err:
+            load()
+        assert "phyll_acoustic/x_data.csv" in str(err.value)
+    monkeypatch.setenv("PHYSNN_DATA", str(tmp_path))  # the variable still works
+    _formants_csv(tmp_path, rows=1)
+    assert data.load_formants()[0].shape == (1, 12)
+
+
+def test_acoustic_data_under_physnn_data(monkeypatch, tmp_path):
+    from hardware_models import AcousticCavity
+
+    monkeypatch.setenv("PHYSNN_DATA", str(tmp_path))
+    with pytest.raises(data.DataNotFoundError, match=f"not found in {tmp_path} "
+                                                     r"\(from PHYSNN_DATA\)"):
+        AcousticCavity.from_measurements()
+
+
+@pytest.mark.parametrize("name", ["phyll_vowels", "phyll_vs_pat", "phyll_microwave_vowels",
+                                  "phyll_wave_audio"])
+def test_experiment_without_data_fails_fast(name, tmp_path):
+    """No blank figure and exit 0: a clear message naming PHYSNN_DATA, exit 1, no output."""
+    empty, out = tmp_path / "empty", tmp_path / "out"
+    empty.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO), PHYSNN_DATA=str(empty))
+    proc = subprocess.run([sys.executable, "-W", "error", str(REPO / "experiments" / f"{name}.py"),
+                           "--quick", "--no-progress", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.stderr.startswith(f"{name}: ") and "PHYSNN_DATA" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
 
 
 def _idx(path, arr):
