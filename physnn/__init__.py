@@ -11,10 +11,13 @@ backpropagating through the physics.
 
 from __future__ import annotations
 
-from . import data, encoders, learning, optim, perturb, surrogate
+# _registry registers physnn's own classes for save / load
+from . import _registry, data, encoders, learning, optim, persist, perturb, readouts, surrogate  # noqa: F401
 from .backends import BackendUnavailableError, available_backends, resolve_backend
+from .interop_nir import from_nir, to_nir
 from .layers import Linear, LinearParams
 from .nets import Block, PhysicalLayerError, PhysicalNetwork
+from .persist import PersistError, load, save
 from .perturb import Perturbed
 from .physical import CallableLayer, PhysicalLayer, PhysicalQueryError
 from .spiking import (
@@ -43,6 +46,7 @@ __all__ = [
     "PhysicalLayerError",
     "PhysicalNetwork",
     "PhysicalQueryError",
+    "PersistError",
     "Perturbed",
     "SynapticState",
     "WaveMedium",
@@ -52,14 +56,20 @@ __all__ = [
     "available_backends",
     "data",
     "encoders",
+    "from_nir",
     "learning",
     "lif",
     "lif_backward",
+    "load",
     "optim",
     "perturb",
+    "persist",
+    "readouts",
     "resolve_backend",
+    "save",
     "simulate_wave",
     "sltt_backward",
     "surrogate",
     "synaptic",
+    "to_nir",
 ]

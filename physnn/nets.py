@@ -14,7 +14,9 @@ is decided by the learning rule (see :mod:`physnn.learning`).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -138,6 +140,61 @@ class PhysicalNetwork:
                 raise ValueError(f"blocks[{i + 1}].in_features ({blocks[i + 1].in_features}) must "
                                  f"equal blocks[{i}].out_features ({blocks[i].out_features})")
         self.blocks = tuple(blocks)
+        #: Identity of this model, kept by save / load and copies; a learner's training state
+        #: records the model it belongs to by this, never by ``id()``.
+        self.uid = uuid.uuid4().hex
+        self._readout: Any = None
+
+    @property
+    def readout(self) -> Any:
+        """How the trained network classifies (:mod:`physnn.readouts`); ``None`` until a
+        learner has been fitted. Saved with the network, so that :meth:`predict` needs no
+        learner."""
+        return self._readout
+
+    @readout.setter
+    def readout(self, value: Any) -> None:
+        if value is not None:
+            if not hasattr(value, "predict_batch") or not hasattr(value, "check"):
+                raise TypeError("readout must be a physnn.readouts readout (GoodnessReadout or "
+                                f"HeadReadout) or None, got {type(value).__name__}")
+            value.check(self)
+        self._readout = value
+
+    def predict(self, x: np.ndarray, *, rng: np.random.Generator | None = None,
+                batch_size: int = 1024) -> np.ndarray:
+        """Predicted class of every row of ``x`` with the network's own readout.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n, d)
+            Data samples (without a label overlay; the readout adds it).
+        rng : numpy.random.Generator, optional
+            Noise of the physical layers (``None``: their own seeded generators).
+        batch_size : int, default 1024
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+        """
+        if self._readout is None:
+            raise RuntimeError("this network has no readout yet: train it with a learner's "
+                               "fit (or load a trained one with physnn.load)")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        x = np.asarray(x)
+        width = self._readout.data_width(self)
+        if x.ndim != 2 or x.shape[1] != width:
+            raise ValueError(f"x must have shape (n, {width}) for this network, got {x.shape}")
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"x must be a real array, got dtype {x.dtype}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x contains NaN or infinite values")
+        x = x.astype(self.blocks[0].digital.dtype, copy=False)
+        out = [self._readout.predict_batch(self, x[s:s + batch_size], rng)
+               for s in range(0, x.shape[0], batch_size)]
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
     @property
     def in_features(self) -> int:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .persist import captured_init
+
 __all__ = ["PhysicalLayer", "CallableLayer", "PhysicalQueryError"]
 
 log = logging.getLogger("physnn")
@@ -51,6 +53,13 @@ class PhysicalLayer(ABC):
 
     def __init__(self) -> None:
         self._queries = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # record the constructor arguments, so that physnn.save can rebuild the model from
+        # its configuration and seeds (see physnn.persist)
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = captured_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
 
     @property
     def queries(self) -> int:

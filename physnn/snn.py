@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._threads import one_blas_thread
 from .kernels import conv_cpu
-from .kernels.lif_update import RESET_SUBTRACT
-from .spiking import _CONVENTIONS, LIFState
+from .spiking import _CONVENTIONS, _RESETS, LIFState
 from .surrogate import Surrogate, get_surrogate
 
 __all__ = ["Dense", "Conv2d", "LayerParams", "SpikingNetwork"]
@@ -204,6 +204,12 @@ class SpikingNetwork:
     readout : {"membrane", "spike_count"}
     convention : {"spikingjelly", "snntorch"}
         LIF convention (see :func:`physnn.lif`); ``"spikingjelly"`` is SLTT's neuron.
+    reset : {"subtract", "zero"}
+        Reset after a spike: subtract the threshold (default) or set the membrane to zero
+        (see :func:`physnn.lif`). ``"zero"`` with ``convention="snntorch"`` is the neuron of
+        NIR's ``LIF`` node and of snntorch's NIR importer (:func:`physnn.from_nir`).
+        Every path honours it: :meth:`run`, the learners' forward pass, BPTT's backward
+        pass and SLTT's gradient, on both backends.
     detach_reset : bool
         Drop the gradient through the reset in BPTT (SpikingJelly convention).
     seed : int
@@ -212,8 +218,8 @@ class SpikingNetwork:
 
     def __init__(self, layers: list[Layer], *, beta: float = 0.5, threshold: float = 1.0,
                  surrogate: str | Surrogate = "triangle", readout: str = "membrane",
-                 convention: str = "spikingjelly", detach_reset: bool = False,
-                 seed: int = 0) -> None:
+                 convention: str = "spikingjelly", reset: str = "subtract",
+                 detach_reset: bool = False, seed: int = 0) -> None:
         if not layers or not all(isinstance(layer, Dense | Conv2d) for layer in layers):
             raise TypeError("layers must be a non-empty list of physnn.snn.Dense / Conv2d")
         for i in range(1, len(layers)):
@@ -230,12 +236,15 @@ class SpikingNetwork:
             raise ValueError(f"readout must be 'membrane' or 'spike_count', got {readout!r}")
         if convention not in ("spikingjelly", "snntorch"):
             raise ValueError(f"convention must be 'spikingjelly' or 'snntorch', got {convention!r}")
+        if reset not in ("subtract", "zero"):
+            raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
         self.layers = list(layers)
         self.beta = float(beta)
         self.threshold = float(threshold)
         self.surrogate = get_surrogate(surrogate)
         self.readout = readout
         self.convention = convention
+        self.reset = reset
         self.detach_reset = bool(detach_reset)
         rng = np.random.default_rng(seed)
         self.params: list[LayerParams] = [layer.init(rng) for layer in self.layers]
@@ -251,6 +260,110 @@ class SpikingNetwork:
     def spiking(self, i: int) -> bool:
         """Whether layer ``i`` is followed by LIF neurons."""
         return i < len(self.layers) - 1 or self.readout == "spike_count"
+
+    def run(self, x: np.ndarray, *, num_steps: int | None = None,
+            state: list[LIFState | None] | None = None, return_state: bool = False
+            ) -> np.ndarray | tuple[np.ndarray, list[LIFState | None]]:
+        r"""Simulate the network and return the readout layer's output at every step.
+
+        The same computation as the learners' inference (:meth:`physnn.learning.SLTT.predict`
+        and :meth:`~physnn.learning.BPTT.predict`), step by step on the CPU: at step
+        :math:`t` each layer ``i`` computes :math:`z^i_t = W_i a^{i-1}_t + b_i` from the
+        previous layer's spikes :math:`a^{i-1}_t` (:math:`a^0_t = x_t`), and every layer but
+        the readout feeds LIF neurons (:attr:`beta`, :attr:`threshold`, :attr:`convention`,
+        :attr:`reset`) whose spikes are :math:`a^i_t`. Their prediction is
+        ``run(x, num_steps=T).sum(axis=0).argmax(axis=1)``.
+
+        Parameters
+        ----------
+        x : ndarray
+            Time-major input ``(T, batch, *in_shape)`` (one current, or one frame of
+            encoded spikes, per step) when ``num_steps`` is None; with ``num_steps``, a
+            static input ``(batch, *in_shape)`` applied as the same current at each of the
+            ``num_steps`` steps (the learners' ``encoder="direct"``). ``*in_shape`` may be
+            given flattened. Converted to float32.
+        num_steps : int, optional
+            Number of steps ``T`` for a static input; None for a time-major one.
+        state : list of LIFState or None, optional
+            One entry per layer, the LIF state to start from (``None`` entries, and the
+            readout layer's entry under ``readout="membrane"``, start at rest); the state
+            returned by an earlier call with ``return_state=True``, so that a long input can
+            run in chunks with identical output. None: every neuron at rest (zero).
+        return_state : bool
+            Also return the state after the last step.
+
+        Returns
+        -------
+        out : ndarray, float32, shape ``(T, batch, num_classes)``
+            ``readout="membrane"``: the readout currents
+            :math:`o_t = W_L a^{L-1}_t + b_L` of the last layer (its input of the step, not
+            integrated: the last layer has no neurons), flattened per sample.
+            ``readout="spike_count"``: the spikes :math:`s_t \in \{0, 1\}` of the last
+            layer's LIF neurons. Summed over time these are the learners' logits (spike
+            counts).
+        state : list of LIFState or None
+            Only with ``return_state``: per layer, the LIF state after the last step
+            (``membrane`` of shape ``(batch, *out_shape)``), None for a non-spiking readout.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        static = num_steps is not None
+        if static:
+            if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer) \
+                    or num_steps < 1:
+                raise ValueError(f"num_steps must be an int >= 1 or None, got {num_steps!r}")
+            T, lead = int(num_steps), 1
+        else:
+            T, lead = (x.shape[0] if x.ndim else 0), 2
+        what = "(batch, *in_shape)" if static else "(T, batch, *in_shape)"
+        feat = x.shape[lead:]
+        if x.ndim < lead + 1 or (feat != self.in_shape
+                                 and math.prod(feat) != math.prod(self.in_shape)):
+            raise ValueError(f"x must have shape {what} with in_shape={self.in_shape}, "
+                             f"got {x.shape}" + ("" if static else
+                                                  " (pass num_steps for a static input)"))
+        B = x.shape[lead - 1]
+        if T == 0 or B == 0:
+            raise ValueError(f"x must hold at least one step and one sample, got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x contains NaN or infinite values")
+        L = len(self.layers)
+        states = self._check_state(state, B)
+        C = self.num_classes
+        out = np.empty((T, B, C), np.float32)
+        with one_blas_thread():
+            xs = x.reshape(B, *self.in_shape) if static else x.reshape(T, B, *self.in_shape)
+            z0 = self.layers[0].forward(self.params[0], xs) if static else None
+            for t in range(T):
+                a = xs if static else xs[t]
+                for i in range(L):
+                    z = z0 if (i == 0 and static) else self.layers[i].forward(self.params[i], a)
+                    if self.spiking(i):
+                        s, states[i] = self.lif_step(z.reshape(1, *z.shape), states[i],
+                                                     record=False)
+                        z = s.reshape(z.shape)
+                    a = z
+                out[t] = a.reshape(B, C)
+        return (out, states) if return_state else out
+
+    def _check_state(self, state, batch: int) -> list[LIFState | None]:
+        """A copy of ``state`` for :meth:`run`, checked against the layers and ``batch``."""
+        L = len(self.layers)
+        if state is None:
+            return [None] * L
+        if not isinstance(state, list | tuple) or len(state) != L:
+            raise ValueError(f"state must be a list of {L} LIFState / None entries (one per "
+                             f"layer, as run(..., return_state=True) returns)")
+        states: list[LIFState | None] = []
+        for i, st in enumerate(state):
+            if st is None or not self.spiking(i):
+                states.append(None)
+                continue
+            shape = (batch, *self.layers[i].out_shape())
+            if not isinstance(st, LIFState) or np.shape(st.membrane) != shape:
+                raise ValueError(f"state[{i}] must be a LIFState with membrane of shape "
+                                 f"{shape}, got {st!r:.80}")
+            states.append(st)
+        return states
 
     def lif_step(self, z: np.ndarray, state, record: bool = True):
         """LIF over a time-major block ``z`` of shape ``(S, batch, *features)``.
@@ -270,7 +383,7 @@ class SpikingNetwork:
               else np.array(state.membrane, dtype=np.float32).reshape(B, n))
         spikes = np.empty((S, B, n), np.float32)
         mem = np.empty((S, B, n) if record else (0, 0, 0), np.float32)
-        bad = lif_cpu.lif_forward(z.reshape(S, B, n), beta, tau, thr, st, RESET_SUBTRACT,
+        bad = lif_cpu.lif_forward(z.reshape(S, B, n), beta, tau, thr, st, _RESETS[self.reset],
                                   _CONVENTIONS[self.convention], spikes, mem, record, uni=1)
         if bad.any():
             raise FloatingPointError("non-finite input current reached a LIF layer "
@@ -315,4 +428,5 @@ class SpikingNetwork:
 
     def __repr__(self) -> str:
         return (f"SpikingNetwork({self.layers}, beta={self.beta}, threshold={self.threshold}, "
-                f"surrogate={self.surrogate.name}, readout={self.readout!r})")
+                f"surrogate={self.surrogate.name}, readout={self.readout!r}, "
+                f"convention={self.convention!r}, reset={self.reset!r})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from physnn.persist import register
 from physnn.physical import PhysicalLayer
 
 
@@ -37,3 +38,8 @@ class FailingLayer(SaturatingProjection):
             y = y.copy()
             y[0, 0] = np.nan
         return y
+
+
+# savable with physnn.save (test-only classes register under their own names)
+register(SaturatingProjection, name="tests.SaturatingProjection")
+register(FailingLayer, name="tests.FailingLayer")

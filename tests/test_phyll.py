@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from phyll_toys import FailingLayer, SaturatingProjection
 
+import physnn
 from physnn.layers import Linear
 from physnn.learning import (
     ForwardForward,
     LocalReadout,
     PhyLL,
-    load_checkpoint,
     losses,
     overlay_labels,
 )
@@ -89,7 +89,7 @@ def test_summed_goodness_inference_equals_brute_force(name):
                 p = blk.digital.params
                 yv = p.weight @ np.concatenate([z, h]) + p.bias
                 if name == "phyll":
-                    xi = learner.state.xi[ell]
+                    xi = net.readout.xi[ell]
                     g = np.abs(yv) @ xi / np.linalg.norm(yv)
                     h = yv
                 else:
@@ -183,18 +183,17 @@ def test_failure_during_fit_leaves_checkpoint_intact(tmp_path):
     x, y = blobs(n_per=4)  # 12 samples, one batch per epoch, 24 queries per block per epoch
     n0 = learner.input_width(4, K)
     net = PhysicalNetwork([Block(FailingLayer(n0, 16, ok_queries=24 + 10), Linear(16 + n0, 8))])
-    ck = tmp_path / "ck.npz"
+    ck = tmp_path / "ck.physnn"
     snaps = []
     with pytest.raises(PhysicalLayerError):
         learner.fit(net, x, y, epochs=3, batch_size=12, rng=np.random.default_rng(0),
                     checkpoint=ck, progress=False, callback=lambda r: snaps.append(ck.read_bytes()))
     assert len(snaps) == 1 and ck.read_bytes() == snaps[0]
     after_epoch_1 = net.get_params()
-    fresh = PhysicalNetwork([Block(SaturatingProjection(n0, 16), Linear(16 + n0, 8))])
-    arrays = load_checkpoint(ck, fresh)
-    assert int(arrays["epoch"]) == 1 and "xi_0" in arrays
-    np.testing.assert_array_equal(fresh[0].digital.params.weight, after_epoch_1[0].weight)
-    assert [p.name for p in tmp_path.iterdir()] == ["ck.npz"]  # no temporary left behind
+    saved, saved_learner = physnn.load(ck)
+    np.testing.assert_array_equal(saved[0].digital.params.weight, after_epoch_1[0].weight)
+    assert len(saved.readout.xi) == 1 and isinstance(saved_learner, PhyLL)
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.physnn"]  # no temporary left behind
 
 
 def test_bad_input_is_named():
@@ -236,11 +235,11 @@ def test_cosine_goodness_used_is_the_papers():
     x, y = blobs(n_per=3)
     net = make_net(learner)
     learner.fit(net, x, y, epochs=1, rng=np.random.default_rng(0), progress=False)
-    for xi in learner.state.xi:
+    for xi in net.readout.xi:
         np.testing.assert_allclose(np.linalg.norm(xi), 1.0, rtol=1e-6)
     yv = np.random.default_rng(1).standard_normal((2, 12)).astype(np.float32)
     np.testing.assert_allclose(learner._goodness(0, yv),
-                               losses.cosine_goodness(yv, learner.state.xi[0]))
+                               losses.cosine_goodness(yv, net.readout.xi[0]))
 
 
 def test_history_records_and_callback():

@@ -66,10 +66,11 @@ def test_conv2d_forward_equals_direct_sum():
     np.testing.assert_allclose(z, ref, rtol=1e-5, atol=1e-5)
 
 
-def _mlp(beta, convention="spikingjelly", readout="membrane", surrogate="triangle", seed=0):
+def _mlp(beta, convention="spikingjelly", readout="membrane", surrogate="triangle", seed=0,
+         reset="subtract"):
     return SpikingNetwork([Dense(12, 10), Dense(10, 8), Dense(8, 3)], beta=beta, threshold=1.0,
                           surrogate=surrogate, convention=convention, readout=readout,
-                          seed=seed)
+                          reset=reset, seed=seed)
 
 
 def _batch(seed=0, n=6):
@@ -77,21 +78,23 @@ def _batch(seed=0, n=6):
     return rng.uniform(0, 1.5, size=(n, 12)).astype(np.float32), rng.integers(0, 3, size=n)
 
 
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
 @pytest.mark.parametrize("readout", ["membrane", "spike_count"])
-def test_bptt_equals_autograd_through_snntorch(readout):
+def test_bptt_equals_autograd_through_snntorch(readout, reset):
     torch = pytest.importorskip("torch")
     snn = pytest.importorskip("snntorch")
     from snntorch import surrogate
 
     T = 6
-    net = _mlp(0.8, convention="snntorch", readout=readout, surrogate="atan", seed=3)
+    net = _mlp(0.8, convention="snntorch", readout=readout, surrogate="atan", seed=3,
+               reset=reset)
     x, y = _batch(1)
     loss, grads = bptt_gradients(net, x, y, T)
     ws = [torch.tensor(p.weight, requires_grad=True) for p in net.params]
     bs = [torch.tensor(p.bias, requires_grad=True) for p in net.params]
     n_lif = 3 if readout == "spike_count" else 2
-    neurons = [snn.Leaky(beta=0.8, threshold=1.0, spike_grad=surrogate.atan(alpha=2.0))
-               for _ in range(n_lif)]
+    neurons = [snn.Leaky(beta=0.8, threshold=1.0, spike_grad=surrogate.atan(alpha=2.0),
+                         reset_mechanism=reset) for _ in range(n_lif)]
     mems = [torch.zeros(len(x), w.shape[0]) for w in ws[:n_lif]]
     xt = torch.from_numpy(x)
     losses = []

@@ -1,14 +1,14 @@
 """Local learning rules for physical networks.
 
 Every learner follows one protocol: ``fit(net, x, y, *, epochs, rng, batch_size, eval_data,
-progress, callback, checkpoint) -> History``, ``update(net, x, y, *, rng) -> loss`` (one
+progress, callback, checkpoint, resume) -> History``, ``update(net, x, y, *, rng) -> loss`` (one
 batch), ``predict(net, x)`` and ``evaluate(net, x, y) -> dict``.
 """
 
 from __future__ import annotations
 
 from . import losses
-from ._base import EpochRecord, History, LocalLearner, load_checkpoint, overlay_labels
+from ._base import EpochRecord, History, LocalLearner, overlay_labels
 from .phyll import ForwardForward, PhyLL
 from .readout import LocalReadout
 from .sltt import BPTT, SLTT
@@ -22,7 +22,6 @@ __all__ = [
     "LocalLearner",
     "LocalReadout",
     "PhyLL",
-    "load_checkpoint",
     "losses",
     "overlay_labels",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import logging
 import os
 import sys
 import time
@@ -13,13 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_bytes
 from ..backends import resolve_backend
-from ..layers import LinearParams
 from ..nets import PhysicalNetwork
 from ..optim import SGD, Adam
+from ..persist import check_writable
+from ..readouts import overlay_labels
+from . import _checkpoint
 
-__all__ = ["EpochRecord", "History", "LocalLearner", "load_checkpoint", "overlay_labels"]
+__all__ = ["EpochRecord", "History", "LocalLearner", "overlay_labels"]
+
+log = logging.getLogger("physnn")
 
 
 @dataclass(frozen=True)
@@ -78,33 +81,6 @@ def check_fit_args(rng: Any, epochs: Any, batch_size: Any) -> None:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
 
 
-def overlay_labels(x: np.ndarray, labels: np.ndarray, num_classes: int, *,
-                   mode: str = "prepend") -> np.ndarray:
-    """Write a one-hot label into the input, as Forward-Forward does.
-
-    The first ``num_classes`` entries are zeroed and entry ``labels[i]`` is set to
-    :math:`\\max_j |x_{ij}|` (1 for an all-zero row). With ``mode="prepend"`` these
-    ``num_classes`` entries are added in front of ``x`` (width ``d + K``); with
-    ``mode="replace"`` they overwrite the first ``K`` features (width ``d``).
-    """
-    x = np.asarray(x)
-    labels = np.asarray(labels)
-    if mode not in ("prepend", "replace"):
-        raise ValueError(f"mode must be 'prepend' or 'replace', got {mode!r}")
-    if mode == "replace" and x.shape[1] < num_classes:
-        raise ValueError(f"mode='replace' needs at least num_classes={num_classes} features, "
-                         f"x has {x.shape[1]}")
-    peak = np.abs(x).max(axis=1)
-    peak = np.where(peak > 0, peak, 1.0).astype(x.dtype)
-    if mode == "prepend":
-        out = np.concatenate([np.zeros((x.shape[0], num_classes), x.dtype), x], axis=1)
-    else:
-        out = x.copy()
-        out[:, :num_classes] = 0
-    out[np.arange(x.shape[0]), labels] = peak
-    return out
-
-
 def _lr_factor(schedule: str | Callable[[int, int], float]) -> Callable[[int, int], float]:
     """The learning-rate factor ``f(epoch, epochs)`` of a ``lr_schedule`` argument."""
     if callable(schedule):
@@ -135,30 +111,13 @@ def _check_xy(net: PhysicalNetwork, x: Any, y: Any, width: int, name: str = "x"
     return x.astype(net.blocks[0].digital.dtype, copy=False), y.astype(np.int64, copy=False)
 
 
-def _params_to_arrays(prefix: str, p: tuple) -> dict[str, np.ndarray]:
-    return {f"{prefix}_{k}": np.asarray(v) for k, v in p._asdict().items()}
-
-
-def load_checkpoint(path: str | os.PathLike, net: PhysicalNetwork) -> dict[str, np.ndarray]:
-    """Load the digital parameters saved by ``fit(..., checkpoint=path)`` into ``net``.
-
-    Returns every array in the file (learner-specific entries included, e.g. ``xi_0``).
-    """
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files}
-    params = []
-    for i in range(len(net)):
-        try:
-            params.append(LinearParams(arrays[f"block{i}_weight"], arrays[f"block{i}_bias"]))
-        except KeyError as exc:
-            raise ValueError(f"checkpoint {path} has no parameters for block {i}") from exc
-    net.set_params(params)
-    return arrays
-
-
 class LocalLearner(ABC):
-    """Base of the local learners: subclasses implement ``_init_state``, ``_update`` and
-    ``_predict_batch``; this class runs the epochs, accounting and checkpoints.
+    """Base of the local learners: subclasses implement ``_init_readout``, ``_readout_fits``,
+    ``_init_training`` and ``_update``; this class runs the epochs, accounting and checkpoints.
+
+    The model state (digital parameters, the readout: goodness vectors or heads, class count)
+    lives in the network; the learner keeps only training state (optimizer moments, step
+    counters) in :attr:`state`, tagged with the ``uid`` of the network it belongs to.
     """
 
     def __init__(self, *, optimizer: Adam | SGD | None, inner_steps: int,
@@ -181,28 +140,31 @@ class LocalLearner(ABC):
         self.inner_steps = int(inner_steps)
         self._fixed_classes = None if num_classes is None else int(num_classes)
         self.num_classes: int | None = self._fixed_classes
+        #: Training state (optimizer moments per block): an immutable record, or ``None``.
         self.state: Any = None
-        self._net_id: int | None = None
+        self._net_uid: str | None = None
+        self._bound_readout: Any = None
         self.train_macs = 0
         self._eval_queries = 0
 
     # -- to implement ----------------------------------------------------------------------
     @abstractmethod
-    def _init_state(self, net: PhysicalNetwork, rng: np.random.Generator) -> Any:
-        """Learner state for a freshly bound network (goodness vectors, heads, optimizers)."""
+    def _init_readout(self, net: PhysicalNetwork, num_classes: int,
+                      rng: np.random.Generator) -> Any:
+        """A fresh readout for an untrained network (goodness vectors, heads)."""
+
+    @abstractmethod
+    def _readout_fits(self, readout: Any) -> str | None:
+        """``None`` when this learner can train a network with ``readout``, else why not."""
+
+    @abstractmethod
+    def _init_training(self, net: PhysicalNetwork) -> Any:
+        """Fresh training state (optimizer moments) for ``net``."""
 
     @abstractmethod
     def _update(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray,
-                rng: np.random.Generator) -> tuple[float, tuple, Any, int]:
-        """One batch: return ``(loss, new block params, new state, digital MACs)``."""
-
-    @abstractmethod
-    def _predict_batch(self, net: PhysicalNetwork, x: np.ndarray,
-                       rng: np.random.Generator | None) -> np.ndarray:
-        """Predicted classes of one batch of valid inputs."""
-
-    def _state_arrays(self) -> dict[str, np.ndarray]:
-        return {}
+                rng: np.random.Generator) -> tuple[float, tuple, Any, Any, int]:
+        """One batch: ``(loss, new block params, new readout, new state, digital MACs)``."""
 
     def input_width(self, data_features: int, num_classes: int) -> int:
         """Width of the network input for data with ``data_features`` features."""
@@ -210,8 +172,11 @@ class LocalLearner(ABC):
 
     # -- shared machinery ------------------------------------------------------------------
     def _classes(self, net: PhysicalNetwork, y: Any) -> int:
-        if self.num_classes is not None and (self._net_id == id(net) or self._fixed_classes):
-            return self.num_classes
+        if net.readout is not None:
+            self._check_readout(net)
+            return int(net.readout.num_classes)
+        if self._fixed_classes is not None:
+            return self._fixed_classes
         y = np.asarray(y)
         if y.size == 0 or not np.issubdtype(y.dtype, np.integer):
             raise ValueError("labels must be a non-empty integer array")
@@ -224,32 +189,59 @@ class LocalLearner(ABC):
         raise ValueError(f"the network input width {net.in_features} cannot hold {k} classes "
                          f"with this learner")
 
-    def _validate(self, net: PhysicalNetwork, x: Any, y: Any, name: str = "x"
-                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    def _validate(self, net: PhysicalNetwork, x: Any, y: Any, name: str = "x",
+                  k: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         if not isinstance(net, PhysicalNetwork):
             raise TypeError(f"net must be a physnn.PhysicalNetwork, got {type(net).__name__}")
-        k = self._classes(net, y)
+        k = self._classes(net, y) if k is None else k
         x, y = _check_xy(net, x, y, self._data_width(net, k), name)
         if y.size and y.max() >= k:
             raise ValueError(f"labels must be < num_classes={k}, got {y.max()}")
         return x, y, k
 
+    def _check_readout(self, net: PhysicalNetwork) -> None:
+        """Refuse a trained network whose readout this learner cannot train."""
+        why = self._readout_fits(net.readout)
+        if why is None and self._fixed_classes is not None \
+                and self._fixed_classes != net.readout.num_classes:
+            why = (f"it has {net.readout.num_classes} classes, this learner was built with "
+                   f"num_classes={self._fixed_classes}")
+        if why is not None:
+            raise ValueError(f"net was trained with another readout than {type(self).__name__} "
+                             f"uses ({why}); train it with the learner that made it, or set "
+                             "net.readout = None to start its readout afresh")
+
     def _bind(self, net: PhysicalNetwork, k: int, rng: np.random.Generator) -> None:
-        if self._net_id != id(net) or self.state is None:
+        """Attach to ``net``: give an untrained network its parameters and readout; check a
+        trained network's readout; start fresh training state for a network this learner's
+        state does not belong to (its moments are never applied to another model)."""
+        if net.readout is None:
             if k < 2:
                 raise ValueError("labels must contain at least two classes")
-            self.num_classes = k
             for b in net.blocks:
                 if b.digital.params is None:
                     b.digital.reset_parameters(rng)
-            self.state = self._init_state(net, rng)
-            self._net_id = id(net)
+            net.readout = self._init_readout(net, k, rng)
+            self.state = None
+        else:
+            self._check_readout(net)
+        if self.state is None or self._net_uid != net.uid:
+            if self.state is not None:
+                log.info("%s: new network (uid %s): starting fresh optimizer state",
+                         type(self).__name__, net.uid)
+            self.state = self._init_training(net)
+            self._net_uid = net.uid
+        self.num_classes = int(net.readout.num_classes)
+        self._bound_readout = net.readout
 
     def _check_bound(self, net: PhysicalNetwork) -> None:
-        if self._net_id != id(net) or self.state is None:
-            raise RuntimeError("this learner has not been fitted on this network: call fit(net, "
-                               "...) first (the learner holds the per-block goodness vectors / "
-                               "readout heads)")
+        if not isinstance(net, PhysicalNetwork):
+            raise TypeError(f"net must be a physnn.PhysicalNetwork, got {type(net).__name__}")
+        if net.readout is None:
+            raise RuntimeError("this network has not been trained: call fit(net, ...) first "
+                               "(or load a trained network with physnn.load)")
+        self.num_classes = int(net.readout.num_classes)
+        self._bound_readout = net.readout
 
     def update(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray, *,
                rng: np.random.Generator) -> float:
@@ -263,11 +255,14 @@ class LocalLearner(ABC):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         x, y, k = self._validate(net, x, y)
         self._bind(net, k, rng)
-        loss, params, state, macs = self._update(net, x, y, rng)
+        loss, params, readout, state, macs = self._update(net, x, y, rng)
         if not np.isfinite(loss):
             raise FloatingPointError("the local loss became NaN or infinite; lower the learning "
                                      "rate or check the physical layer's output scale")
         net.set_params(params)
+        if readout is not net.readout:
+            net.readout = readout
+            self._bound_readout = readout
         self.state = state
         self.train_macs += macs
         return loss
@@ -276,7 +271,7 @@ class LocalLearner(ABC):
             rng: np.random.Generator, batch_size: int = 64,
             eval_data: tuple[np.ndarray, np.ndarray] | None = None, progress: bool = True,
             callback: Callable[[EpochRecord], None] | None = None,
-            checkpoint: str | os.PathLike | None = None,
+            checkpoint: str | os.PathLike | None = None, resume: bool = False,
             lr_schedule: str | Callable[[int, int], float] = "constant") -> History:
         """Train ``net`` for ``epochs`` passes over ``(x, y)`` in shuffled mini-batches.
 
@@ -300,7 +295,14 @@ class LocalLearner(ABC):
         callback : callable, optional
             Called with each :class:`EpochRecord`.
         checkpoint : path, optional
-            An ``.npz`` file rewritten atomically after every epoch with the parameters.
+            A physnn file (:func:`physnn.save`) rewritten atomically after every epoch with
+            the network, this learner's training state, the generator and the history so far.
+            Its folder is checked for writing before any training.
+        resume : bool, default False
+            When ``checkpoint`` exists, restore the network, the learner and the generator
+            from it and run only the remaining epochs: the result is bit-identical to the
+            uninterrupted run. The file must come from the same network configuration, data,
+            ``epochs`` and ``batch_size`` (checked). Without the file, training starts afresh.
         lr_schedule : {"constant", "cosine"} or callable, default "constant"
             Learning-rate factor of epoch ``e = 1 .. epochs``: the optimizer's ``lr`` is
             ``lr_0 f(e)`` during that epoch and ``lr_0`` again after ``fit`` returns.
@@ -310,36 +312,49 @@ class LocalLearner(ABC):
         Returns
         -------
         History
+            Every epoch of the run, those before a resume included.
         """
         check_fit_args(rng, epochs, batch_size)
+        if checkpoint is not None:
+            check_writable(checkpoint, "checkpoint")
+        elif resume:
+            raise ValueError("resume=True needs a checkpoint path")
         factor = _lr_factor(lr_schedule)
         x, y, k = self._validate(net, x, y)
         ex = ey = None
         if eval_data is not None:
-            ex, ey, _ = self._validate(net, *eval_data, name="eval_data x")
-        self._bind(net, k, rng)
+            ex, ey, _ = self._validate(net, *eval_data, name="eval_data x", k=k)
+        run = _checkpoint.FitRun(epochs=int(epochs), batch_size=int(batch_size),
+                                 fingerprint=_checkpoint.fingerprint(x, y), rng=rng,
+                                 schedule=lr_schedule)
+        if resume and checkpoint is not None and os.path.exists(checkpoint):
+            run.restore(checkpoint, net, self)
+        else:
+            self._bind(net, k, rng)
+            run.counters = {"queries": self._train_queries(net), "macs": self.train_macs}
         lr0 = self.optimizer.lr
         try:
-            return self._fit_epochs(net, x, y, ex, ey, epochs=int(epochs),
-                                    rng=rng, batch_size=int(batch_size), progress=progress,
+            return self._fit_epochs(net, x, y, ex, ey, run=run, progress=progress,
                                     callback=callback, checkpoint=checkpoint,
-                                    lr=lambda e: lr0 * factor(e, int(epochs)))
+                                    lr0=lr0, factor=factor)
         finally:
             self.optimizer.lr = lr0
+            run.hand_back()
 
-    def _fit_epochs(self, net, x, y, ex, ey, *, epochs, rng, batch_size, progress, callback,
-                    checkpoint, lr) -> History:
+    def _fit_epochs(self, net, x, y, ex, ey, *, run, progress, callback, checkpoint, lr0,
+                    factor) -> History:
         from tqdm.auto import tqdm
 
         show = bool(progress) and sys.stderr.isatty()
         n = x.shape[0]
-        q0, m0 = self._train_queries(net), self.train_macs
-        wall = 0.0
-        records = []
-        bar = tqdm(range(1, int(epochs) + 1), disable=not show, desc=type(self).__name__,
-                   unit="epoch", leave=False)
+        rng = run.rng
+        q0, m0 = run.counters["queries"], run.counters["macs"]
+        records = list(run.records)
+        wall = records[-1].wall_s if records else 0.0
+        bar = tqdm(range(run.done + 1, run.epochs + 1), disable=not show,
+                   desc=type(self).__name__, unit="epoch", leave=False)
         for ep in bar:
-            rate = float(lr(ep))
+            rate = float(lr0 * factor(ep, run.epochs))
             if not (np.isfinite(rate) and rate > 0):
                 raise ValueError(f"lr_schedule gave the learning rate {rate!r} at epoch {ep}; "
                                  "it must be positive and finite")
@@ -347,8 +362,8 @@ class LocalLearner(ABC):
             t0 = time.perf_counter()
             order = rng.permutation(n)
             losses = []
-            for s in range(0, n, batch_size):
-                idx = order[s:s + batch_size]
+            for s in range(0, n, run.batch_size):
+                idx = order[s:s + run.batch_size]
                 losses.append(self.update(net, x[idx], y[idx], rng=rng))
             wall += time.perf_counter() - t0
             q_train = self._train_queries(net) - q0
@@ -362,7 +377,9 @@ class LocalLearner(ABC):
                               int(self.train_macs - m0), wall)
             records.append(rec)
             if checkpoint is not None:
-                self.save_checkpoint(checkpoint, net, epoch=ep)
+                self.optimizer.lr = lr0  # the file holds the learner as configured
+                run.save(checkpoint, net, self, ep, records)
+                self.optimizer.lr = rate
             if show:
                 bar.set_postfix(loss=f"{rec.loss:.4f}", acc=f"{acc:.3f}")
             if callback is not None:
@@ -373,27 +390,11 @@ class LocalLearner(ABC):
     def _train_queries(self, net: PhysicalNetwork) -> int:
         return net.queries - self._eval_queries
 
-    def save_checkpoint(self, path: str | os.PathLike, net: PhysicalNetwork, *,
-                        epoch: int = 0) -> None:
-        """Write the network's parameters and the learner's arrays to ``path`` (atomic)."""
-        arrays: dict[str, np.ndarray] = {"epoch": np.asarray(epoch)}
-        for i, p in enumerate(net.get_params()):
-            arrays.update(_params_to_arrays(f"block{i}", p))
-        arrays.update(self._state_arrays())
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write_bytes(path, buf.getvalue())
-
     def predict(self, net: PhysicalNetwork, x: np.ndarray, *,
                 rng: np.random.Generator | None = None, batch_size: int = 1024) -> np.ndarray:
-        """Predicted class of every row of ``x`` (shape (n,), int64)."""
+        """Predicted class of every row of ``x`` (shape (n,), int64): ``net.predict``."""
         self._check_bound(net)
-        x = np.asarray(x)
-        x, _ = _check_xy(net, x, np.zeros(x.shape[0] if x.ndim else 0, np.int64),
-                         self._data_width(net, self.num_classes))
-        out = [self._predict_batch(net, x[s:s + batch_size], rng)
-               for s in range(0, x.shape[0], batch_size)]
-        return np.concatenate(out) if out else np.zeros(0, np.int64)
+        return net.predict(x, rng=rng, batch_size=batch_size)
 
     def evaluate(self, net: PhysicalNetwork, x: np.ndarray, y: np.ndarray, *,
                  rng: np.random.Generator | None = None) -> dict[str, float]:
@@ -418,4 +419,6 @@ class LocalLearner(ABC):
 
     def inference_macs(self, net: PhysicalNetwork, n: int) -> int:
         """Digital multiply-accumulates to classify ``n`` samples."""
+        if net.readout is not None:
+            return int(net.readout.macs(net, n))
         return int(n) * sum(b.digital.macs(1) for b in net.blocks)

@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.lif_update import RESET_SUBTRACT
 from ..snn import Conv2d, LayerParams, SpikingNetwork
-from ..spiking import _CONVENTIONS, lif_backward
+from ..spiking import _CONVENTIONS, _RESETS, lif_backward
 
 __all__ = ["HostOps", "CudaOps", "make_ops", "DEVICE_MEMORY"]
 
@@ -54,8 +53,8 @@ class HostOps:
         net = self.net
         gx, _ = lif_backward(np.ascontiguousarray(g, dtype=np.float32), mem, s, beta=net.beta,
                              threshold=net.threshold, surrogate=net.surrogate,
-                             convention=net.convention, detach_reset=net.detach_reset,
-                             backend="cpu")
+                             reset=net.reset, convention=net.convention,
+                             detach_reset=net.detach_reset, backend="cpu")
         return gx
 
     def sltt_grad(self, g, mem):
@@ -262,7 +261,7 @@ class CudaOps:
             self._bad[B] = self.cuda.device_array(B, dtype=np.uint8)
             self.lif_k._fill_zero[self.lif_k._grid(B)](self._bad[B])
         self.lif_k._lif_forward_kernel[self.lif_k._grid(B * n)](
-            z.reshape(S, B, n), beta, tau, thr, st, RESET_SUBTRACT,
+            z.reshape(S, B, n), beta, tau, thr, st, _RESETS[net.reset],
             _CONVENTIONS[net.convention], spikes, mem, record, self._bad[B])
         spikes = spikes.reshape(z.shape)
         return (spikes, st, mem.reshape(z.shape)) if record else (spikes, st)
@@ -283,7 +282,7 @@ class CudaOps:
         sg = net.surrogate
         self.lif_k._lif_bptt_kernel[self.lif_k._grid(B * n)](
             g.reshape(T, B, n), mem.reshape(T, B, n), s.reshape(T, B, n), beta, thr, sg.kind,
-            np.float32(sg.param), RESET_SUBTRACT, _CONVENTIONS[net.convention],
+            np.float32(sg.param), _RESETS[net.reset], _CONVENTIONS[net.convention],
             net.detach_reset, gx.reshape(T, B, n), carry)
         return gx
 

@@ -36,23 +36,17 @@ import numpy as np
 from ..layers import LinearParams
 from ..nets import PhysicalNetwork
 from ..optim import SGD, Adam
-from ._base import LocalLearner, overlay_labels
-from .losses import (
-    contrastive_loss,
-    cosine_goodness,
-    cosine_goodness_grad,
-    square_goodness,
-    square_goodness_grad,
-    threshold_loss,
-)
+from ..readouts import GoodnessReadout, overlay_labels
+from ._base import LocalLearner
+from .losses import contrastive_loss, threshold_loss
 
 __all__ = ["ForwardForward", "GoodnessState", "PhyLL"]
 
 
 class GoodnessState(NamedTuple):
-    """Learner state: per-block goodness vectors (PhyLL) and optimizer states."""
+    """Training state of the goodness learners: one optimizer state per block (the goodness
+    vectors are model state, in ``net.readout``)."""
 
-    xi: tuple
     opt_states: tuple
 
 
@@ -89,28 +83,39 @@ class _GoodnessLearner(LocalLearner):
         return ((y[:, None] + offsets) % k).T
 
     # per-rule pieces
-    @abstractmethod
-    def _goodness(self, i: int, y: np.ndarray) -> np.ndarray:
-        """Goodness of block ``i``'s outputs, shape (B,)."""
+    goodness: str
+    transfer: str
 
-    @abstractmethod
+    def _goodness(self, i: int, y: np.ndarray) -> np.ndarray:
+        """Goodness of block ``i``'s outputs, shape (B,) (the bound network's readout)."""
+        return self._bound_readout.block_goodness(i, y)
+
     def _goodness_grad(self, i: int, y: np.ndarray, grad_g: np.ndarray) -> np.ndarray:
         """Back-propagate ``grad_g`` (B,) through the goodness to ``y``."""
+        return self._bound_readout.block_goodness_grad(i, y, grad_g)
 
     @abstractmethod
     def _pair_loss(self, gp: np.ndarray, gn: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Loss of positive / negative goodness and its two gradients."""
 
-    @abstractmethod
     def _next(self, y: np.ndarray) -> np.ndarray:
         """The next block's input from this block's output."""
+        return self._bound_readout.next_input(y)
+
+    def _readout_fits(self, readout):
+        if not isinstance(readout, GoodnessReadout):
+            return f"it has a {type(readout).__name__}"
+        for name in ("goodness", "transfer", "overlay"):
+            if getattr(readout, name) != getattr(self, name):
+                return f"its {name} is {getattr(readout, name)!r}, not {getattr(self, name)!r}"
+        return None
+
+    def _init_training(self, net):
+        return GoodnessState(tuple(self.optimizer.init(b.digital.params) for b in net.blocks))
 
     def input_width(self, data_features: int, num_classes: int) -> int:
         """``d + K`` with ``overlay="prepend"``, ``d`` with ``overlay="replace"``."""
         return data_features + (num_classes if self.overlay == "prepend" else 0)
-
-    def _state_arrays(self) -> dict[str, np.ndarray]:
-        return {f"xi_{i}": np.asarray(v) for i, v in enumerate(self.state.xi)}
 
     def local_loss(self, i: int, linear, params: LinearParams, u_pos: np.ndarray,
                    u_neg: np.ndarray) -> tuple[float, LinearParams]:
@@ -167,8 +172,8 @@ class _GoodnessLearner(LocalLearner):
             h = self._next(y_all)
             new_params.append(p)
             new_opt.append(st)
-        return (float(np.mean(losses)), tuple(new_params),
-                GoodnessState(self.state.xi, tuple(new_opt)), macs)
+        return (float(np.mean(losses)), tuple(new_params), net.readout,
+                GoodnessState(tuple(new_opt)), macs)
 
     def _hardest(self, g: np.ndarray, bsz: int) -> np.ndarray:
         """Rows of the positives, then of each sample's highest-goodness candidate."""
@@ -233,25 +238,11 @@ class _GoodnessLearner(LocalLearner):
                rng: np.random.Generator | None = None) -> np.ndarray:
         """Summed goodness :math:`S_{ic} = \\sum_\\ell G_\\ell(x_i \\oplus c)` for every class.
 
-        Returns shape (n, K); :meth:`predict` is its arg-max over ``c``.
+        Returns shape (n, K); :meth:`predict` is its arg-max over ``c``. The network's own
+        readout computes it (:meth:`physnn.readouts.GoodnessReadout.scores`).
         """
         self._check_bound(net)
-        k, n = self.num_classes, x.shape[0]
-        h = np.concatenate([overlay_labels(x, np.full(n, c), k, mode=self.overlay)
-                            for c in range(k)])
-        total = np.zeros(k * n)
-        for i, blk in enumerate(net.blocks):
-            yv = blk.digital.forward(blk.measure(h, rng=rng))
-            total += self._goodness(i, yv)
-            h = self._next(yv)
-        return total.reshape(k, n).T
-
-    def _predict_batch(self, net, x, rng):
-        return np.argmax(self.scores(net, x, rng=rng), axis=1)
-
-    def inference_macs(self, net: PhysicalNetwork, n: int) -> int:
-        """``K`` label hypotheses per sample, each a full pass through the digital layers."""
-        return int(n) * self.num_classes * sum(b.digital.macs(1) for b in net.blocks)
+        return net.readout.scores(net, np.asarray(x), rng=rng)
 
 
 class PhyLL(_GoodnessLearner):
@@ -296,30 +287,23 @@ class PhyLL(_GoodnessLearner):
             raise ValueError(f"alpha must be a positive number, got {alpha!r}")
         self.alpha = float(alpha)
 
-    def _init_state(self, net, rng):
+    goodness = "cosine"
+    transfer = "identity"
+
+    def _init_readout(self, net, num_classes, rng):
         xi = []
         for b in net.blocks:
             v = rng.standard_normal(b.out_features)
             xi.append((v / np.linalg.norm(v)).astype(b.digital.dtype))
-        return GoodnessState(tuple(xi), tuple(self.optimizer.init(b.digital.params)
-                                              for b in net.blocks))
-
-    def _goodness(self, i, y):
-        return cosine_goodness(y, self.state.xi[i])
-
-    def _goodness_grad(self, i, y, grad_g):
-        return cosine_goodness_grad(y, self.state.xi[i], grad_g)
+        return GoodnessReadout(num_classes, "cosine", "identity", self.overlay, tuple(xi))
 
     def _pair_loss(self, gp, gn):
         return contrastive_loss(gp, gn, self.alpha)
 
-    def _next(self, y):
-        return y
-
     def _goodness_cuda(self, dev, i, y):
         rows = y.shape[0]
         g, n, s = dev.empty((rows,)), dev.empty((rows,)), dev.empty((rows,))
-        xi = dev.upload(self.state.xi[i])
+        xi = dev.upload(self._bound_readout.xi[i])
         dev.launch(dev.k.cosine_rows, rows, y, xi, g, n, s)
         return g, (xi, n, s)
 
@@ -377,21 +361,14 @@ class ForwardForward(_GoodnessLearner):
             raise ValueError(f"alpha must be a positive number, got {alpha!r}")
         self.theta, self.alpha = float(theta), float(alpha)
 
-    def _init_state(self, net, rng):
-        return GoodnessState((), tuple(self.optimizer.init(b.digital.params) for b in net.blocks))
+    goodness = "square"
+    transfer = "normalized_relu"
 
-    def _goodness(self, i, y):
-        return square_goodness(y)
-
-    def _goodness_grad(self, i, y, grad_g):
-        return square_goodness_grad(y, grad_g)
+    def _init_readout(self, net, num_classes, rng):
+        return GoodnessReadout(num_classes, "square", "normalized_relu", self.overlay)
 
     def _pair_loss(self, gp, gn):
         return threshold_loss(gp, gn, self.theta, self.alpha)
-
-    def _next(self, y):
-        a = np.maximum(y, 0.0)
-        return a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-8)
 
     def _goodness_cuda(self, dev, i, y):
         g = dev.empty((y.shape[0],))

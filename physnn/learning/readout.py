@@ -19,6 +19,7 @@ import numpy as np
 from ..layers import Linear, LinearParams
 from ..nets import PhysicalNetwork
 from ..optim import SGD, Adam
+from ..readouts import HeadReadout
 from ._base import LocalLearner
 from .losses import softmax_cross_entropy
 
@@ -26,9 +27,9 @@ __all__ = ["LocalReadout", "ReadoutState"]
 
 
 class ReadoutState(NamedTuple):
-    """Per-block readout heads ``(V, c)`` and the optimizer states of blocks and heads."""
+    """Training state: the optimizer states of the blocks and of their heads (the heads
+    themselves are model state, in ``net.readout``)."""
 
-    heads: tuple
     opt_states: tuple
     head_opt_states: tuple
 
@@ -58,16 +59,17 @@ class LocalReadout(LocalLearner):
     def _head(self, blk) -> Linear:
         return self._head_like(blk.digital)
 
-    def _init_state(self, net, rng):
-        heads = tuple(self._head(b).reset_parameters(rng) for b in net.blocks)
-        return ReadoutState(heads, tuple(self.optimizer.init(b.digital.params) for b in net.blocks),
-                            tuple(self.optimizer.init(h) for h in heads))
+    def _init_readout(self, net, num_classes, rng):
+        self.num_classes = num_classes
+        return HeadReadout(num_classes, tuple(self._head(b).reset_parameters(rng)
+                                              for b in net.blocks))
 
-    def _state_arrays(self) -> dict[str, np.ndarray]:
-        out = {}
-        for i, h in enumerate(self.state.heads):
-            out[f"head{i}_weight"], out[f"head{i}_bias"] = np.asarray(h.weight), np.asarray(h.bias)
-        return out
+    def _readout_fits(self, readout):
+        return None if isinstance(readout, HeadReadout) else f"it has a {type(readout).__name__}"
+
+    def _init_training(self, net):
+        return ReadoutState(tuple(self.optimizer.init(b.digital.params) for b in net.blocks),
+                            tuple(self.optimizer.init(h) for h in net.readout.heads))
 
     def local_loss(self, linear: Linear, params: LinearParams, head: LinearParams,
                    u: np.ndarray, labels: np.ndarray) -> tuple[float, LinearParams, LinearParams]:
@@ -107,7 +109,7 @@ class LocalReadout(LocalLearner):
             u = blk.measure(h, rng=rng)
             lin = blk.digital
             loss, p, st, hp, hst, a = train(lin, lin.params, self.state.opt_states[i],
-                                            self.state.heads[i],
+                                            net.readout.heads[i],
                                             self.state.head_opt_states[i], u, y)
             losses.append(loss)
             head_macs = bsz * blk.out_features * self.num_classes
@@ -117,8 +119,8 @@ class LocalReadout(LocalLearner):
             new_h.append(hp)
             new_os.append(st)
             new_hs.append(hst)
-        return (float(np.mean(losses)), tuple(new_p),
-                ReadoutState(tuple(new_h), tuple(new_os), tuple(new_hs)), macs)
+        return (float(np.mean(losses)), tuple(new_p), HeadReadout(self.num_classes, tuple(new_h)),
+                ReadoutState(tuple(new_os), tuple(new_hs)), macs)
 
     def _train_block_host(self, lin, p, st, hp, hst, u, y):
         """One block's inner steps: ``(first loss, params, state, head, head state, next
@@ -173,21 +175,10 @@ class LocalReadout(LocalLearner):
 
     def logits(self, net: PhysicalNetwork, x: np.ndarray, *,
                rng: np.random.Generator | None = None) -> np.ndarray:
-        """Logits of the last block's head, shape (n, K), from one physical pass."""
+        """Logits of the last block's head, shape (n, K), from one physical pass
+        (:meth:`physnn.readouts.HeadReadout.logits` of the network's own readout)."""
         self._check_bound(net)
-        h = x
-        for blk in net.blocks:
-            h = np.maximum(blk.digital.forward(blk.measure(h, rng=rng)), 0.0)
-        head = self.state.heads[-1]
-        return h @ head.weight.T + head.bias
-
-    def _predict_batch(self, net, x, rng):
-        return np.argmax(self.logits(net, x, rng=rng), axis=1)
-
-    def inference_macs(self, net: PhysicalNetwork, n: int) -> int:
-        """One pass through every digital layer plus the last head."""
-        last = net.blocks[-1].out_features * self.num_classes
-        return int(n) * (sum(b.digital.macs(1) for b in net.blocks) + last)
+        return net.readout.logits(net, np.asarray(x), rng=rng)
 
     def __repr__(self) -> str:
         return f"LocalReadout(inner_steps={self.inner_steps}, optimizer={self.optimizer!r})"

@@ -27,6 +27,7 @@ the optimizer runs on the host either way.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import tracemalloc
@@ -39,7 +40,9 @@ import numpy as np
 from .._threads import one_blas_thread
 from ..backends import resolve_backend
 from ..optim import SGD, Adam
+from ..persist import check_writable
 from ..snn import LayerParams, SpikingNetwork
+from . import _checkpoint
 from ._base import EpochRecord, History, check_fit_args
 from ._snn_ops import HostOps, make_ops
 
@@ -373,25 +376,42 @@ class _SpikingLearner(ABC):
             rng: np.random.Generator, batch_size: int = 128,
             eval_data: tuple[np.ndarray, np.ndarray] | None = None,
             progress: bool | None = None,
-            callback: Callable[[EpochRecord], Any] | None = None) -> History:
+            callback: Callable[[EpochRecord], Any] | None = None,
+            checkpoint: str | os.PathLike | None = None, resume: bool = False) -> History:
         """Train for ``epochs`` passes over shuffled mini-batches; return the history.
 
         ``progress=None`` shows a progress bar when standard error is a terminal.
+
+        ``checkpoint``: a physnn file (:func:`physnn.save`) rewritten atomically after every
+        epoch with the network, the optimizer state, the generator and the history (its folder
+        is checked for writing before any training). ``resume=True`` continues from that file
+        when it exists, bit-identically to the uninterrupted run (same network, data,
+        ``epochs`` and ``batch_size``, checked); without the file, training starts afresh.
         """
         check_fit_args(rng, epochs, batch_size)
+        if checkpoint is not None:
+            check_writable(checkpoint, "checkpoint")
+        elif resume:
+            raise ValueError("resume=True needs a checkpoint path")
         x, y = _check_batch(net, x, y)
+        run = _checkpoint.FitRun(epochs=int(epochs), batch_size=int(batch_size),
+                                 fingerprint=_checkpoint.fingerprint(x, y), rng=rng)
+        if resume and checkpoint is not None and os.path.exists(checkpoint):
+            run.restore(checkpoint, net, self)
         show = sys.stderr.isatty() if progress is None else progress
         bar = None
         if show:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=epochs * ((len(x) + batch_size - 1) // batch_size),
+            per_epoch = (len(x) + batch_size - 1) // batch_size
+            bar = tqdm(total=epochs * per_epoch, initial=run.done * per_epoch,
                        desc=f"{self.name} T={self.num_steps}", leave=False)
-        records = []
-        wall = 0.0
-        macs = 0
+        records = list(run.records)
+        wall = records[-1].wall_s if records else 0.0
+        macs = records[-1].macs if records else 0
+        rng = run.rng
         try:
-            for epoch in range(1, int(epochs) + 1):
+            for epoch in range(run.done + 1, int(epochs) + 1):
                 order = rng.permutation(len(x))
                 losses = []
                 t0 = time.perf_counter()
@@ -408,11 +428,14 @@ class _SpikingLearner(ABC):
                        else float("nan"))
                 rec = EpochRecord(epoch, float(np.mean(losses)), acc, 0, macs, wall)
                 records.append(rec)
+                if checkpoint is not None:
+                    run.save(checkpoint, net, self, epoch, records)
                 if callback is not None:
                     callback(rec)
         finally:
             if bar is not None:
                 bar.close()
+            run.hand_back()
         return History(tuple(records))
 
     def _macs(self, net: SpikingNetwork, batch: int) -> int:

@@ -140,7 +140,7 @@ def test_learner_updates_on_cuda_match_the_cpu(name):
         np.testing.assert_allclose(b.weight, a.weight, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(b.bias, a.bias, rtol=1e-4, atol=1e-5)
     if name == "readout":
-        for a, b in zip(learners[0].state.heads, learners[1].state.heads, strict=True):
+        for a, b in zip(nets[0].readout.heads, nets[1].readout.heads, strict=True):
             np.testing.assert_allclose(b.weight, a.weight, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(hists[1].loss, hists[0].loss, rtol=1e-4)
     assert hists[1].macs == hists[0].macs and hists[1].queries == hists[0].queries

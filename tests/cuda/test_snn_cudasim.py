@@ -61,9 +61,9 @@ def test_conv_data_movement_equals_cpu(k, s, p):
     np.testing.assert_allclose(rows.copy_to_host(), z + bias)
 
 
-def _mlp(readout="membrane", beta=0.6):
+def _mlp(readout="membrane", beta=0.6, **kw):
     return SpikingNetwork([Dense(6, 5), Dense(5, 3)], beta=beta, threshold=0.5,
-                          readout=readout, seed=1)
+                          readout=readout, seed=1, **kw)
 
 
 def _cnn():
@@ -83,7 +83,9 @@ def _assert_grads_close(ga, gb):
         np.testing.assert_allclose(a.bias, b.bias, rtol=2e-4, atol=2e-6)
 
 
-@pytest.mark.parametrize("make", [_mlp, _cnn, lambda: _mlp("spike_count")])
+@pytest.mark.parametrize("make", [_mlp, _cnn, lambda: _mlp("spike_count"),
+                                  lambda: _mlp("spike_count", convention="snntorch",
+                                               reset="zero")])
 def test_bptt_cuda_equals_cpu(make):
     net = make()
     x, y = _data(net)
