@@ -6,6 +6,11 @@ accepted), run the whole time loop in one compiled kernel (``numba.njit`` on the
 ``numba.cuda`` on the GPU) and return spikes as ``uint8`` (default) or ``float32``. State goes
 in and comes out, so a long simulation can run in chunks with identical spikes.
 
+Array arguments are NumPy arrays or anything with ``__array__`` on the host (a CPU
+``torch.Tensor`` is viewed without a copy), or anything with ``__cuda_array_interface__`` on
+the GPU (CuPy, numba device arrays, a CUDA ``torch.Tensor``); a tensor that requires grad must
+be detached first (:mod:`physnn.torch_ops` has the differentiable PyTorch layers).
+
 Units: time is counted in steps of the simulation; ``beta = exp(-dt / tau_mem)`` is the
 per-step membrane decay (dimensionless, in [0, 1]); currents, membranes and thresholds share
 one arbitrary unit.
@@ -60,8 +65,41 @@ class ALIFState(NamedTuple):
 
 def _is_device_array(x: Any) -> bool:
     # numba device arrays (and the CUDA simulator's) say __cuda_ndarray__; CuPy / PyTorch
-    # CUDA tensors expose __cuda_array_interface__
-    return bool(getattr(x, "__cuda_ndarray__", False)) or hasattr(x, "__cuda_array_interface__")
+    # CUDA tensors expose __cuda_array_interface__ (a PyTorch tensor that requires grad
+    # raises RuntimeError there: _refuse_grad names it first)
+    try:
+        return (bool(getattr(x, "__cuda_ndarray__", False))
+                or hasattr(x, "__cuda_array_interface__"))
+    except RuntimeError:
+        return False
+
+
+def _refuse_grad(name: str, x: Any) -> None:
+    """A PyTorch tensor that requires grad cannot be viewed as an array (its ``__array__`` and
+    ``__cuda_array_interface__`` raise): say so, and what to do, naming the argument."""
+    if getattr(x, "requires_grad", False) is True and hasattr(x, "detach"):
+        raise TypeError(
+            f"{name} is a tensor that requires grad; pass {name}.detach() (the physnn array "
+            "functions do not track gradients: physnn.torch_ops.LIF / Synaptic are the "
+            "differentiable PyTorch layers)"
+        )
+
+
+def _host_array(name: str, x: Any) -> np.ndarray:
+    """View ``x`` as a NumPy array without copying where it allows: an ndarray as it is,
+    anything with ``__array__`` (PyTorch CPU tensors, xarray, ...) through ``np.asarray``.
+    Anything else (a list, a scalar) is refused with the conversion to make."""
+    if isinstance(x, np.ndarray):
+        return x
+    _refuse_grad(name, x)
+    if not hasattr(type(x), "__array__"):
+        raise TypeError(
+            f"{name} must be array-like: a numpy.ndarray, an object with __array__ (e.g. a CPU "
+            "torch.Tensor) or a CUDA array with __cuda_array_interface__ (CuPy, numba, CUDA "
+            f"torch.Tensor); got {type(x).__name__}. Convert with np.asarray({name}, "
+            f"dtype=np.float32) (or {name}.numpy() / .detach().cpu().numpy() for a tensor)"
+        )
+    return np.asarray(x)
 
 
 def _as_device(x: Any) -> Any:
@@ -82,18 +120,19 @@ class _Input(NamedTuple):
 
 
 def _check_input(x: Any, name: str, backend: str) -> _Input:
-    """Validate a time-major array and view it as ``[T, B, N]``."""
+    """Validate a time-major array and view it as ``[T, B, N]``.
+
+    Host input: a NumPy array or anything with ``__array__`` (viewed with ``np.asarray``, no
+    copy for a CPU torch.Tensor); device input: anything with ``__cuda_array_interface__``.
+    """
+    _refuse_grad(name, x)
     device = _is_device_array(x)
     if device:
         arr = _as_device(x)
         contiguous = arr.is_c_contiguous()
     else:
-        if not isinstance(x, np.ndarray):
-            raise TypeError(
-                f"{name} must be a numpy.ndarray or a CUDA array, got {type(x).__name__}"
-            )
-        arr = x
-        contiguous = x.flags.c_contiguous
+        arr = _host_array(name, x)
+        contiguous = arr.flags.c_contiguous
     if arr.dtype not in (np.float32, np.float64):
         raise TypeError(
             f"{name} must be float32 (or float64), got dtype {arr.dtype}; "
@@ -114,13 +153,14 @@ def _check_input(x: Any, name: str, backend: str) -> _Input:
         raise ValueError(f"{name} lives on a CUDA device but backend={backend!r}; use 'cuda'")
     T, B = arr.shape[:2]
     N = int(np.prod(arr.shape[2:], dtype=np.int64))
+    shape = tuple(arr.shape)
     if backend == "cuda" and not device:
         from numba import cuda
 
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or infinite values")
         arr = cuda.to_device(arr)  # host in, host out: one copy each way
-    return _Input(arr.reshape(T, B, N), tuple(x.shape), np.dtype(arr.dtype), device, backend)
+    return _Input(arr.reshape(T, B, N), shape, np.dtype(arr.dtype), device, backend)
 
 
 def _param(name: str, value: Any, inp: _Input, *, lo: float | None = None,
@@ -128,6 +168,7 @@ def _param(name: str, value: Any, inp: _Input, *, lo: float | None = None,
     """A scalar or per-neuron parameter as a contiguous ``[N]`` host array."""
     feat = inp.shape[2:]
     N = inp.x.shape[2]
+    _refuse_grad(name, value)
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -167,6 +208,7 @@ def _state_array(name: str, value: Any, inp: _Input) -> Any:
     """A copy of one state field as ``[B, N]`` (zeros when ``value`` is None)."""
     B, N = inp.x.shape[1:]
     want = (inp.shape[1],) + inp.shape[2:]
+    _refuse_grad(name, value)
     if inp.backend == "cuda":
         from .kernels import lif_cuda
 
@@ -271,8 +313,12 @@ def lif(
     Parameters
     ----------
     x : array, shape (T, batch, *features), float32 or float64, C-contiguous
-        Input current per step. A NumPy array, or a CUDA array (numba, CuPy, PyTorch:
-        anything with ``__cuda_array_interface__``) for ``backend="cuda"``.
+        Input current per step. A NumPy array or anything with ``__array__`` (a CPU
+        ``torch.Tensor``, viewed without a copy; outputs are then NumPy arrays), or a CUDA
+        array (numba, CuPy, PyTorch: anything with ``__cuda_array_interface__``; outputs are
+        numba device arrays) for ``backend="cuda"``. A tensor that requires grad is refused
+        (pass ``x.detach()``; :mod:`physnn.torch_ops` has the differentiable layers); so is
+        anything else, such as a list (convert with ``np.asarray``).
     beta : float or array of shape ``features``
         Membrane decay per step, in [0, 1].
     threshold : float or array of shape ``features``
@@ -533,10 +579,11 @@ def _snntorch_state_grad(delta0, u0, beta, thr, reset_c, inp):
 
 
 def _spikes_view(spikes: Any, inp: _Input) -> Any:
+    _refuse_grad("spikes", spikes)
     if _is_device_array(spikes):
         arr = _as_device(spikes)
     else:
-        arr = np.asarray(spikes)
+        arr = _host_array("spikes", spikes)
         if inp.backend == "cuda":
             from numba import cuda
 
