@@ -3,7 +3,7 @@
 # an NVIDIA GPU, numba-cuda, a CUDA build of torch, snntorch and NumPy < 2.5.
 #
 #   OUT=out_gpu bash scripts/gpu_measure.sh          # everything
-#   SLTT_ARGS="--epochs 1 --seeds 2" bash scripts/gpu_measure.sh   # a shorter SLTT study
+#   SLTT_ARGS="--set epochs=1 --set n_seeds=2" bash scripts/gpu_measure.sh   # shorter SLTT
 #
 # Writes into $OUT (default out_gpu): gpu.log (GPU name, the CUDA tests on the real device,
 # both benchmarks' tables, the SLTT study's summary), lif_gpu.json, wave_gpu.json,

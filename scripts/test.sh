@@ -11,8 +11,9 @@ PY=${PYTHON:-python3}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
-# numba-cuda with the CUDA 13 toolkit wheels lets tests type-check kernels with compile_ptx.
-python -m pip install -q -e ".[ref,test]" "numba-cuda[cu13]>=0.30"
+# numba-cuda with the CUDA 13 toolkit wheels lets tests type-check kernels with compile_ptx;
+# the sweep extra (Ray, Optuna) runs `physnn sweep` on a local Ray and a two-node test cluster.
+python -m pip install -q -e ".[ref,test,sweep]" "numba-cuda[cu13]>=0.30"
 # Fashion-MNIST comes from the distribution's package (used by the SLTT experiment tests).
 if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -24,7 +24,8 @@ def test_sltt_vs_bptt_quick(tmp_path):
                     "--quick", "--out", str(tmp_path)], check=True, cwd=REPO, env=env,
                    stdout=subprocess.DEVNULL)
     rec = json.loads((tmp_path / "sltt_vs_bptt.json").read_text())
-    assert set(rec) == {"claim", "metrics", "config"}
+    assert set(rec) == {"claim", "metrics", "config", "timings", "setup", "run"}
+    assert rec["config"]["quick"] is True and rec["config"]["steps"] == [2, 4]
     m = rec["metrics"]
     for kind in ("mlp", "cnn"):
         assert set(m["accuracy"][kind]) >= {"BPTT", "SLTT", "SLTT-2"}

@@ -1,4 +1,5 @@
-"""Every PhyLL experiment's ``--quick`` mode runs and writes its PNG and JSON."""
+"""Every PhyLL experiment's ``--quick`` mode runs (as the thin script in ``experiments/``) and
+writes its PNG and JSON; Fashion-MNIST seeds go through a sweep and match single runs."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def test_quick_mode_writes_figure_and_record(name, tmp_path, data_dir):
     png = tmp_path / f"{name}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rec = json.loads((tmp_path / f"{name}.json").read_text())
-    assert set(rec) == {"claim", "metrics", "config"}
+    assert set(rec) == {"claim", "metrics", "config", "timings", "setup", "run"}
+    assert rec["run"]["experiment"] == name
     assert isinstance(rec["claim"], str) and rec["claim"]
     for key in EXPERIMENTS[name]:
         assert key in rec["metrics"], key
@@ -50,23 +52,26 @@ def test_quick_mode_writes_figure_and_record(name, tmp_path, data_dir):
 
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
                     reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
-def test_fashion_seeds_in_worker_processes_match_a_serial_run(tmp_path):
-    """``--seeds 2 --jobs 2`` reports mean ± std over the seeds, and seed 1 run alone
-    (``--first-seed 1``) in this process gives the same accuracy."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    common = [sys.executable, "-W", "error", str(REPO / "experiments" / "phyll_fashion_optics.py"),
-              "--quick", "--methods", "phyll", "--negatives", "2", "--no-progress"]
-    recs = []
-    for extra, out in ((["--seeds", "2", "--jobs", "2"], "pair"), (["--first-seed", "1"], "one")):
-        proc = subprocess.run(common + extra + ["--out", str(tmp_path / out)],
-                              capture_output=True, text=True, env=env, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        recs.append(json.loads((tmp_path / out / "phyll_fashion_optics.json").read_text()))
-    pair = recs[0]["metrics"]["PhyLL (cosine goodness)"]
-    one = recs[1]["metrics"]["PhyLL (cosine goodness)"]
-    assert pair["seeds"] == [0, 1] and one["seeds"] == [1]
-    acc = pair["test_accuracy_per_seed"]
-    assert pair["test_accuracy"] == pytest.approx(sum(acc) / 2)
-    assert pair["test_accuracy_std"] == pytest.approx(abs(acc[0] - acc[1]) / 2)
-    assert one["test_accuracy"] == acc[1]
-    assert "± " in recs[0]["claim"] and recs[0]["config"]["negatives"] == 2
+def test_fashion_seeds_in_a_sweep_match_single_runs(tmp_path):
+    """Two seeds as a sweep (one trial each) report mean ± std over the seeds; one run with
+    ``n_seeds = 2`` gives the same per-seed numbers (seed ``s`` alone or in a set: the same)."""
+    from physnn import experiments
+    from physnn.sweep import sweep
+
+    settings = ["methods=phyll", "negatives=2"]
+    res = sweep("phyll_fashion_optics", quick=True, seeds=2, overrides=settings,
+                engine="serial", out=tmp_path / "sweep", progress=False)
+    assert [t["status"] for t in res.trials] == ["ok", "ok"]
+    acc = [t["metrics"]["PhyLL (cosine goodness)"]["test_accuracy"] for t in res.trials]
+    summ = res.summary[0]["metrics"]["PhyLL (cosine goodness).test_accuracy"]
+    assert summ["mean"] == pytest.approx(sum(acc) / 2)
+    assert summ["std"] == pytest.approx(abs(acc[0] - acc[1]) / 2)
+    model = tmp_path / "sweep/trials/0001/phyll_fashion_optics.physnn"
+    assert model.is_file()
+    both = experiments.run("phyll_fashion_optics", experiments.make_config(
+        "phyll_fashion_optics", quick=True, overrides=settings + ["n_seeds=2"]),
+        out=None, progress=False)
+    m = both.record["metrics"]["PhyLL (cosine goodness)"]
+    assert m["seeds"] == [0, 1] and m["test_accuracy_per_seed"] == acc
+    assert m["test_accuracy_std"] == pytest.approx(abs(acc[0] - acc[1]) / 2)
+    assert "± " in both.record["claim"] and both.record["config"]["negatives"] == 2

@@ -3,7 +3,6 @@ acoustic measurements, stops at once with a message and a non-zero exit status."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,19 +14,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_gallery_writes_png_and_json(tmp_path):
-    spec = importlib.util.spec_from_file_location("hardware_gallery",
-                                                  REPO / "experiments" / "hardware_gallery.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    png, js = mod.main(["--out", str(tmp_path)])
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    metrics = json.loads(js.read_text())["metrics"]
+@pytest.mark.parametrize("quick", [True, pytest.param(False, marks=pytest.mark.slow)])
+def test_gallery_writes_png_and_json(tmp_path, data_dir, monkeypatch, quick):
+    from physnn import experiments
+
+    monkeypatch.setenv("PHYSNN_DATA", str(data_dir))
+    done = experiments.run("hardware_gallery",
+                           experiments.make_config("hardware_gallery", quick=quick),
+                           out=tmp_path, progress=False)
+    assert done.png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads(done.json_path.read_text())["metrics"]
     assert set(metrics) == {"optical", "microwave", "acoustic", "acoustic_physics",
                             "spiking"}
     assert abs(metrics["optical"]["speckle_contrast"] - 1) < 0.05
     assert metrics["microwave"]["max_reciprocity_error"] < 1e-9
+    assert len(metrics["microwave"]["frequencies"]) == (61 if quick else 241)
     assert metrics["spiking"]["total_spikes_perturbed"] < metrics["spiking"]["total_spikes_clean"]
 
 

@@ -99,3 +99,19 @@ def test_installed_data_lookup(installed, tmp_path):
                           env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["(1,", "12)", "0", "w02"]
+
+
+def test_experiments_install_inside_physnn(installed, tmp_path):
+    """``pip install physnn`` gives ``physnn run NAME``: the experiments ship as
+    ``physnn.experiments`` (no top-level ``experiments`` package in site-packages)."""
+    assert (installed / "physnn" / "experiments" / "phyll_digits_demo.py").is_file()
+    assert (installed / "physnn" / "sweep" / "__init__.py").is_file()
+    assert not (installed / "experiments").exists()
+    env = dict(os.environ, PYTHONPATH=str(installed))
+    proc = subprocess.run([sys.executable, "-c", "import sys, physnn.cli, physnn.experiments as e;"
+                           "assert e.__file__.startswith(sys.argv[1]);"
+                           "sys.exit(physnn.cli.main(['list', 'phyll_vowels']))",
+                           str(installed)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("phyll_vowels: ") and "n_seeds" in proc.stdout

@@ -19,7 +19,7 @@ def test_wave_cavity_demo_writes_png_and_json(tmp_path):
     assert wave_cavity_demo.main(["--out", str(tmp_path), "--quick"]) == 0
     png = tmp_path / "wave_cavity_demo.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    rec = json.loads((tmp_path / "wave_cavity_demo.json").read_text())
+    rec = json.loads((tmp_path / "wave_cavity_demo.json").read_text())["metrics"]
     assert rec["superposition_error_nonlinear"] > 100 * rec["superposition_error_linear"]
     assert len(rec["probe_peak"]) == 3 and min(rec["probe_peak"]) > 0
 
