@@ -33,14 +33,34 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-snntorch", action="store_true")
     ap.add_argument("--json", default=None, help="write the record here")
     args = ap.parse_args(argv)
-    if args.threads > 0:  # before numba and torch start their pools
-        os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
+    restore_threads = None
+    if args.threads > 0:
+        if "numba" in sys.modules:  # called in a process that runs numba already (the tests)
+            import numba
+
+            restore_threads = numba.get_num_threads()
+            numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        else:  # before numba starts its pool (setting it later is an error in numba)
+            os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
     for p in (REPO, REPO / "experiments"):
         if str(p) not in sys.path:
             sys.path.insert(0, str(p))
+    try:
+        return _run(args)
+    finally:
+        if restore_threads is not None:
+            import numba
 
+            numba.set_num_threads(restore_threads)
+
+
+def _run(args: argparse.Namespace) -> dict:
     import numpy as np
-    from sltt_vs_bptt import device_name, time_and_memory
+
+    try:
+        from physnn.experiments.sltt_vs_bptt import device_name, time_and_memory
+    except ImportError:  # a checkout where the experiment is still a script
+        from sltt_vs_bptt import device_name, time_and_memory
 
     from physnn._threads import one_blas_thread
     from physnn.bench._common import write_record

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._threads import one_blas_thread
 from .kernels import conv_cpu
-from .spiking import _CONVENTIONS, _RESETS, LIFState
+from .spiking import _CONVENTIONS, _RESETS, LIFState, spikingjelly_tau
 from .surrogate import Surrogate, get_surrogate
 
 __all__ = ["Dense", "Conv2d", "LayerParams", "SpikingNetwork"]
@@ -184,6 +184,15 @@ class Conv2d:
 
 
 Layer = Dense | Conv2d
+
+
+def _state_rows(membrane: np.ndarray, batch: int, n: int) -> np.ndarray:
+    """A LIF state as a C-contiguous float32 ``(batch, n)`` array (a view where it can be:
+    the kernels only read the initial state)."""
+    if (not isinstance(membrane, np.ndarray) or membrane.dtype != np.float32
+            or not membrane.flags.c_contiguous):
+        membrane = np.ascontiguousarray(membrane, dtype=np.float32)
+    return membrane.reshape(batch, n)
 
 
 class SpikingNetwork:
@@ -370,24 +379,31 @@ class SpikingNetwork:
 
         Training calls this once per layer and step, so it skips :func:`physnn.lif`'s
         argument checks (the parameters were checked at construction, ``z`` is made here)
-        and calls the CPU kernel directly; non-finite currents are still refused.
+        and calls the CPU kernel directly, with the parameter arrays, the kernel choice and
+        the zero initial state kept between calls (:meth:`_lif_arrays`); non-finite
+        currents (and states) are still refused, inside the kernel.
         Returns ``(spikes, state, membrane)`` (``membrane`` only when ``record``).
         """
         from .kernels import lif_cpu
 
-        z = np.ascontiguousarray(z, dtype=np.float32)
+        if z.dtype != np.float32 or not z.flags.c_contiguous:
+            z = np.ascontiguousarray(z, dtype=np.float32)
         S, B = z.shape[:2]
-        n = z[0, 0].size
+        n = z.size // (S * B) if z.size else math.prod(z.shape[2:])
         beta, tau, thr = self._lif_arrays(n)
-        st = (np.zeros((B, n), np.float32) if state is None
-              else np.array(state.membrane, dtype=np.float32).reshape(B, n))
+        kernel = lif_cpu.lif_kernel(_RESETS[self.reset], _CONVENTIONS[self.convention], 1,
+                                    z.size)
+        st_in = self._rest(B, n) if state is None else _state_rows(state.membrane, B, n)
+        st = np.empty((B, n), np.float32)
         spikes = np.empty((S, B, n), np.float32)
         mem = np.empty((S, B, n) if record else (0, 0, 0), np.float32)
-        bad = lif_cpu.lif_forward(z.reshape(S, B, n), beta, tau, thr, st, _RESETS[self.reset],
-                                  _CONVENTIONS[self.convention], spikes, mem, record, uni=1)
-        if bad.any():
-            raise FloatingPointError("non-finite input current reached a LIF layer "
-                                     "(diverging weights? lower the learning rate)")
+        if n:
+            flags = kernel(z.reshape(S, B, n), beta, tau, thr, st_in, st, spikes, mem, record)
+            if flags & lif_cpu.BAD_STATE:
+                raise ValueError("the LIF state holds NaN or infinite values")
+            if flags:
+                raise FloatingPointError("non-finite input current reached a LIF layer "
+                                         "(diverging weights? lower the learning rate)")
         out = (spikes.reshape(z.shape), LIFState(st.reshape(B, *z.shape[2:])))
         return (*out, mem.reshape(z.shape)) if record else out
 
@@ -406,13 +422,34 @@ class SpikingNetwork:
         return out.reshape(g.shape)
 
     def _lif_arrays(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-neuron ``(beta, tau, threshold)`` float32 arrays of length ``n`` (cached)."""
+        """Per-neuron ``(beta, tau, threshold)`` float32 arrays of length ``n`` (cached).
+
+        ``tau = 1 / (1 - beta)`` is computed from the float64 :attr:`beta` and rounded once
+        (SpikingJelly's ``LIFNode(tau=1 / (1 - beta))``, see
+        :func:`physnn.spiking.spikingjelly_tau`). The cache is keyed by the parameters too,
+        so changing :attr:`beta` or :attr:`threshold` takes effect.
+        """
         cache = self.__dict__.setdefault("_lif_cache", {})
-        if n not in cache:
-            tau = np.inf if self.beta == 1.0 else 1.0 / (1.0 - self.beta)
-            cache[n] = tuple(np.full(n, v, np.float32) for v in (self.beta, tau,
-                                                                 self.threshold))
-        return cache[n]
+        key = (n, self.beta, self.threshold)
+        got = cache.get(key)
+        if got is None:
+            if len(cache) > 64:
+                cache.clear()
+            tau = spikingjelly_tau(np.array([self.beta]), np.float32)[0]
+            got = cache[key] = tuple(np.full(n, v, np.float32) for v in (self.beta, tau,
+                                                                          self.threshold))
+        return got
+
+    def _rest(self, batch: int, n: int) -> np.ndarray:
+        """A ``(batch, n)`` zero state (cached: the kernels read an initial state, never
+        write it)."""
+        cache = self.__dict__.setdefault("_rest_cache", {})
+        got = cache.get((batch, n))
+        if got is None:
+            if len(cache) > 64:
+                cache.clear()
+            got = cache[(batch, n)] = np.zeros((batch, n), np.float32)
+        return got
 
     def step_loss(self, out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """Loss of one step's readout ``out (batch, C)`` and its gradient."""

@@ -14,6 +14,27 @@ be detached first (:mod:`physnn.torch_ops` has the differentiable PyTorch layers
 Units: time is counted in steps of the simulation; ``beta = exp(-dt / tau_mem)`` is the
 per-step membrane decay (dimensionless, in [0, 1]); currents, membranes and thresholds share
 one arbitrary unit.
+
+Per-call cost (stepping one time step at a time)
+------------------------------------------------
+Every call is checked in full, but what does not change from step to step is checked once:
+the checks of the input's shape, dtype and layout and of the parameters, with the parameter
+arrays, the choice of compiled kernel and the zero initial state, form a *call plan* that is
+kept (at most :data:`PLAN_CACHE_SIZE` of them) under a key made of the input's shape, dtype
+and layout, the values of scalar parameters (or the bytes of per-neuron parameter arrays of
+at most :data:`KEY_MAX_NEURONS` values: an array changed in place no longer matches its key
+and is checked again), and the mode arguments. What changes every step is checked every
+step: the input and the state must be finite (checked inside the kernel, in the same pass
+that uses them), and the state's type and shape. A call that errors raises the same error
+with or without a plan.
+
+So, for one step at a time on the CPU: pass NumPy arrays (a ``(1, batch, *features)`` slice
+of a preallocated array is a view, not a copy), scalar or small per-neuron parameters, and
+the state the previous call returned. Problems below ``lif_cpu.SERIAL_BELOW`` neuron-steps
+(about a million) run the serial build of the kernel: a parallel region costs more than it
+saves there, and on a busy machine far more. ``NUMBA_NUM_THREADS=1`` makes every call serial. On
+``T=1, batch=1, N=100`` one :func:`lif` call then costs a few microseconds (see
+``physnn bench lif``, row ``physnn-cpu-step``).
 """
 
 from __future__ import annotations
@@ -21,17 +42,27 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
+from numba import get_num_threads
 
 from .backends import resolve_backend
+from .kernels import lif_cpu as _cpu
 from .kernels import lif_update as _U
 from .surrogate import Surrogate, get_surrogate
 
 __all__ = ["LIFState", "SynapticState", "ALIFState", "lif", "synaptic", "alif",
-           "lif_backward", "sltt_backward"]
+           "lif_backward", "sltt_backward", "spikingjelly_tau", "PLAN_CACHE_SIZE",
+           "PLAN_CACHE_BYTES", "KEY_MAX_NEURONS"]
 
 _RESETS = {"subtract": _U.RESET_SUBTRACT, "zero": _U.RESET_ZERO, "none": _U.RESET_NONE}
 _CONVENTIONS = {"snntorch": _U.CONV_SNNTORCH, "spikingjelly": _U.CONV_SPIKINGJELLY}
 _SPIKE_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
+
+#: How many validated call plans are kept (the cache is emptied when it fills up).
+PLAN_CACHE_SIZE = 512
+#: At most this many bytes of arrays (parameters, zero states) are held by kept plans.
+PLAN_CACHE_BYTES = 64 << 20
+#: Per-neuron parameter arrays up to this many values are recognised by their bytes.
+KEY_MAX_NEURONS = 4096
 
 
 class LIFState(NamedTuple):
@@ -60,7 +91,7 @@ class ALIFState(NamedTuple):
     a: Any
 
 
-# ----------------------------------------------------------------------------- validation
+# ----------------------------------------------------------------------------- array views
 
 
 def _is_device_array(x: Any) -> bool:
@@ -111,28 +142,52 @@ def _as_device(x: Any) -> Any:
     return cuda.as_cuda_array(x)
 
 
-class _Input(NamedTuple):
-    x: Any  # ndarray [T, B, N] (host) or numba device array [T, B, N]
-    shape: tuple
-    dtype: np.dtype
-    device: bool  # the caller passed a CUDA array
-    backend: str
-
-
-def _check_input(x: Any, name: str, backend: str) -> _Input:
-    """Validate a time-major array and view it as ``[T, B, N]``.
-
-    Host input: a NumPy array or anything with ``__array__`` (viewed with ``np.asarray``, no
-    copy for a CPU torch.Tensor); device input: anything with ``__cuda_array_interface__``.
-    """
+def _as_array(name: str, x: Any) -> Any:
+    """``x`` as a NumPy array (host) or a numba device array (CUDA), without copying."""
+    if type(x) is np.ndarray:
+        return x
     _refuse_grad(name, x)
-    device = _is_device_array(x)
-    if device:
-        arr = _as_device(x)
-        contiguous = arr.is_c_contiguous()
-    else:
-        arr = _host_array(name, x)
-        contiguous = arr.flags.c_contiguous
+    if _is_device_array(x):
+        return _as_device(x)
+    return _host_array(name, x)
+
+
+def _on_device(arr: Any) -> bool:
+    return not isinstance(arr, np.ndarray)
+
+
+_AUTO: list[str] = []  # what backend="auto" chose for host arrays (resolved, and logged, once)
+
+
+def _backend(arr: Any, name: str, backend: Any) -> str:
+    """The concrete backend of a call whose leading array is ``arr``."""
+    if backend == "cpu" and type(arr) is np.ndarray:
+        return "cpu"
+    if _on_device(arr):
+        chosen = "cuda" if backend == "auto" else resolve_backend(backend)
+        if chosen != "cuda":
+            raise ValueError(f"{name} lives on a CUDA device but backend={chosen!r}; use 'cuda'")
+        return chosen
+    if backend == "auto":
+        if not _AUTO:
+            _AUTO.append(resolve_backend("auto"))
+        return _AUTO[0]
+    return resolve_backend(backend)
+
+
+def _contiguous(arr: Any) -> bool:
+    return arr.flags.c_contiguous if isinstance(arr, np.ndarray) else arr.is_c_contiguous()
+
+
+def _layout(arr: Any) -> tuple:
+    """What a plan depends on in an array: where it lives, shape, dtype, C-contiguity."""
+    if type(arr) is np.ndarray:
+        return arr.shape, arr.dtype, arr.flags.c_contiguous
+    return type(arr), tuple(arr.shape), np.dtype(arr.dtype), _contiguous(arr)
+
+
+def _check_layout(name: str, arr: Any) -> None:
+    """The checks of a time-major ``(T, batch, *features)`` float array."""
     if arr.dtype not in (np.float32, np.float64):
         raise TypeError(
             f"{name} must be float32 (or float64), got dtype {arr.dtype}; "
@@ -142,32 +197,21 @@ def _check_input(x: Any, name: str, backend: str) -> _Input:
         raise ValueError(
             f"{name} must be time-major with shape (T, batch, *features), got shape {arr.shape}"
         )
-    if not contiguous:
+    if not _contiguous(arr):
         raise ValueError(
             f"{name} must be C-contiguous; pass np.ascontiguousarray({name}) (or .contiguous())"
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} must have T >= 1 and batch >= 1, got shape {arr.shape}")
-    backend = "cuda" if (device and backend == "auto") else resolve_backend(backend)
-    if device and backend != "cuda":
-        raise ValueError(f"{name} lives on a CUDA device but backend={backend!r}; use 'cuda'")
-    T, B = arr.shape[:2]
-    N = int(np.prod(arr.shape[2:], dtype=np.int64))
-    shape = tuple(arr.shape)
-    if backend == "cuda" and not device:
-        from numba import cuda
-
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite values")
-        arr = cuda.to_device(arr)  # host in, host out: one copy each way
-    return _Input(arr.reshape(T, B, N), shape, np.dtype(arr.dtype), device, backend)
 
 
-def _param(name: str, value: Any, inp: _Input, *, lo: float | None = None,
+# ----------------------------------------------------------------------------- parameters
+
+
+def _param(name: str, value: Any, feat: tuple, N: int, *, lo: float | None = None,
            hi: float | None = None, positive: bool = False) -> np.ndarray:
-    """A scalar or per-neuron parameter as a contiguous ``[N]`` host array."""
-    feat = inp.shape[2:]
-    N = inp.x.shape[2]
+    """A scalar or per-neuron parameter, checked, as a float64 ``[N]`` array (the values as
+    the caller gave them: a Python float keeps its double precision)."""
     _refuse_grad(name, value)
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -188,13 +232,28 @@ def _param(name: str, value: Any, inp: _Input, *, lo: float | None = None,
                          f"[{arr.min()}, {arr.max()}]")
     if positive and np.any(arr <= 0):
         raise ValueError(f"{name} must be > 0, got minimum {arr.min()}")
-    return np.ascontiguousarray(arr, dtype=inp.dtype)
+    return np.ascontiguousarray(arr)
+
+
+def spikingjelly_tau(beta: np.ndarray, dtype: Any) -> np.ndarray:
+    r"""SpikingJelly's time constant :math:`\tau = 1 / (1 - \beta)` for ``beta`` given as
+    float64 values, computed in float64 and rounded once to ``dtype``.
+
+    This is what ``LIFNode(tau=1 / (1 - beta))`` runs with when ``tau`` is computed in Python
+    from a Python float ``beta``: PyTorch rounds the Python scalar ``tau`` to the tensor's
+    dtype in ``v / tau``. With ``beta = 0.9`` that is ``tau = 10.0`` exactly in float32,
+    where rounding ``beta`` to float32 first would give 9.999998. ``beta = 1`` gives
+    ``tau = inf`` (no leak).
+    """
+    with np.errstate(divide="ignore"):
+        return (1.0 / (1.0 - np.asarray(beta, dtype=np.float64))).astype(dtype)
 
 
 def _choice(name: str, value: Any, options: dict) -> int:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
-    return options[value]
+    try:
+        return options[value]
+    except (KeyError, TypeError):
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}") from None
 
 
 def _spike_dtype(spike_dtype: Any) -> np.dtype:
@@ -204,23 +263,133 @@ def _spike_dtype(spike_dtype: Any) -> np.dtype:
     return dt
 
 
-def _state_array(name: str, value: Any, inp: _Input) -> Any:
-    """A copy of one state field as ``[B, N]`` (zeros when ``value`` is None)."""
-    B, N = inp.x.shape[1:]
-    want = (inp.shape[1],) + inp.shape[2:]
-    _refuse_grad(name, value)
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda
+_SCALAR_TYPES = frozenset({float, int, np.float64, np.float32, np.float16, np.int64, np.int32})
 
-        return lif_cuda.state_copy(name, value, want, (B, N), inp.dtype)
-    if value is None:
-        return np.zeros((B, N), dtype=inp.dtype)
-    arr = np.asarray(value)
-    if arr.shape != want:
-        raise ValueError(f"{name} must have shape (batch, *features) = {want}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return np.array(arr, dtype=inp.dtype, order="C").reshape(B, N)
+
+def _pkey(value: Any) -> Any:
+    """The cache key of a parameter value, or None when it must be checked on every call.
+
+    An immutable scalar is its own key. A small ndarray is keyed by its dtype, shape and
+    bytes, so an array changed in place is checked again. Anything else (a large or
+    non-NumPy array, which may change without notice) is never cached.
+    """
+    t = type(value)
+    if t in _SCALAR_TYPES:
+        return value
+    if t is np.ndarray and value.size <= KEY_MAX_NEURONS:
+        return value.dtype.str, value.shape, value.tobytes()
+    return None
+
+
+_PLANS: dict = {}
+_PLAN_BYTES = [0]  # bytes of the arrays the kept plans hold
+
+
+def _plan(key: tuple | None, build, *args: Any) -> _Plan:
+    """The plan stored under ``key``, else ``build(*args)`` (which validates and raises on
+    bad input), stored when ``key`` can be (None: never) and the plan is small.
+
+    The kept plans hold at most :data:`PLAN_CACHE_SIZE` plans and
+    :data:`PLAN_CACHE_BYTES` of arrays; the cache is emptied when either would be exceeded.
+    A plan whose arrays exceed an eighth of that is not kept (its checks cost little next to
+    the run).
+    """
+    if key is not None:
+        try:
+            plan = _PLANS.get(key)
+        except TypeError:  # an unhashable argument: validate it (and say what is wrong)
+            key = None
+        else:
+            if plan is not None:
+                return plan
+    plan = build(*args)
+    size = plan.nbytes()
+    if key is not None and size <= PLAN_CACHE_BYTES // 8:
+        if len(_PLANS) >= PLAN_CACHE_SIZE or _PLAN_BYTES[0] + size > PLAN_CACHE_BYTES:
+            _PLANS.clear()
+            _PLAN_BYTES[0] = 0
+        _PLANS[key] = plan
+        _PLAN_BYTES[0] += size
+    return plan
+
+
+class _Plan:
+    """Everything about a call that its arguments' layout and parameters fix: checked once,
+    reused by every call with the same key (see "Per-call cost" in the module docstring)."""
+
+    __slots__ = ("backend", "dtype", "shape", "shape3", "flat", "state_shape", "state2",
+                 "names", "zeros", "args", "modes", "cuda_modes", "kernel", "sdt", "record",
+                 "dummy", "dev", "surrogate", "p", "reset", "conv", "detach", "uni",
+                 "beta", "thr")
+
+    def __init__(self, backend: str, dtype: np.dtype, shape: tuple) -> None:
+        self.backend = backend
+        self.dtype = dtype
+        self.shape = shape
+        T, B = shape[:2]
+        N = int(np.prod(shape[2:], dtype=np.int64))
+        self.shape3 = (T, B, N)
+        self.flat = len(shape) != 3  # the caller's shape is not (T, B, N) itself
+        self.state_shape = (B,) + shape[2:]
+        self.state2 = (B, N)
+        self.dev: dict = {}
+
+    @property
+    def neurons(self) -> int:
+        return self.shape3[2]
+
+    def nbytes(self) -> int:
+        """Bytes of the host arrays the plan holds (parameters, zero state)."""
+        held = list(getattr(self, "args", ())) + list(getattr(self, "zeros", None) or ())
+        return sum(a.nbytes for a in held if isinstance(a, np.ndarray))
+
+    def device_args(self) -> tuple:
+        """The per-neuron parameters on the current CUDA device, uploaded once."""
+        from numba import cuda
+
+        where = getattr(cuda.get_current_device(), "id", 0)
+        args = self.dev.get(where)
+        if args is None:
+            args = self.dev[where] = tuple(cuda.to_device(a) for a in self.args)
+        return args
+
+
+def _forward_plan(model: str, x: Any, backend: str, params: tuple, reset: Any,
+                  convention: Any, spike_dtype: Any, record: bool) -> _Plan:
+    """Check a forward call (input layout, parameters, modes) and build its plan.
+
+    ``params``: ``(name, value, bounds)`` in the order the parameters are checked.
+    """
+    _check_layout("x", x)
+    plan = _Plan(backend, np.dtype(x.dtype), tuple(x.shape))
+    feat, N, dtype = plan.shape[2:], plan.neurons, plan.dtype
+    values = {name: _param(name, value, feat, N, **bounds) for name, value, bounds in params}
+    reset_c = _choice("reset", reset, _RESETS)
+    conv_c = None if model != "lif" else _choice("convention", convention, _CONVENTIONS)
+    plan.sdt = _spike_dtype(spike_dtype)
+    plan.record = bool(record)
+    work = int(np.prod(plan.shape3, dtype=np.int64))
+    cast = {name: np.ascontiguousarray(v, dtype=dtype) for name, v in values.items()}
+    if model == "lif":
+        plan.args = (cast["beta"], spikingjelly_tau(values["beta"], dtype), cast["threshold"])
+        plan.names = ("state.membrane",)
+        plan.modes, plan.cuda_modes = (), (reset_c, conv_c)
+        uni = _cpu.uniform(*plan.args)
+        plan.kernel = _cpu.lif_kernel(reset_c, conv_c, uni, work)
+    else:
+        plan.args = tuple(cast.values())
+        plan.names = (("state.syn", "state.mem") if model == "synaptic"
+                      else ("state.v", "state.a"))
+        plan.modes = plan.cuda_modes = (reset_c,)
+        plan.kernel = (_cpu.synaptic_kernel if model == "synaptic" else _cpu.alif_kernel)(work)
+    if N == 0:
+        plan.kernel = None  # nothing to run (the kernels read parameter 0 up front)
+    plan.zeros = tuple(np.zeros(plan.state2, dtype) for _ in plan.names)
+    plan.dummy = np.empty((0, 0, 0), dtype)
+    return plan
+
+
+# ----------------------------------------------------------------------------- running
 
 
 def _raise_if_bad(bad: np.ndarray, name: str) -> None:
@@ -232,48 +401,107 @@ def _raise_if_bad(bad: np.ndarray, name: str) -> None:
         )
 
 
-def _drivers(inp: _Input):
-    """The kernel module of the input's backend (CUDA imported only when used)."""
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda
-
-        return lif_cuda
-    from .kernels import lif_cpu
-
-    return lif_cpu
-
-
-def _outputs(inp: _Input, spike_dtype: np.dtype, record: bool) -> tuple[Any, Any]:
-    T, B, N = inp.x.shape
-    if inp.backend == "cuda":
-        from .kernels import lif_cuda
-
-        return lif_cuda.alloc_outputs((T, B, N), spike_dtype, inp.dtype, record)
-    spikes = np.empty((T, B, N), dtype=spike_dtype)
-    membrane = np.empty((T, B, N) if record else (0, 0, 0), dtype=inp.dtype)
-    return spikes, membrane
+def _host_state(plan: _Plan, name: str, value: Any) -> np.ndarray:
+    """One state field as a ``(B, N)`` array of the plan's dtype (the caller's array itself
+    where it already is one: the kernels read the initial state and write a new one)."""
+    if (type(value) is np.ndarray and value.dtype is plan.dtype
+            and value.shape == plan.state_shape and value.flags.c_contiguous):
+        return value.reshape(plan.state2) if plan.flat else value
+    _refuse_grad(name, value)
+    arr = np.asarray(value)
+    if arr.shape != plan.state_shape:
+        raise ValueError(f"{name} must have shape (batch, *features) = {plan.state_shape}, "
+                         f"got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=plan.dtype).reshape(plan.state2)
 
 
-def _shape_back(inp: _Input, arr: Any, time_major: bool = True) -> Any:
-    """Give an output the caller's shape, back on the host when the caller passed host data."""
-    shape = inp.shape if time_major else inp.shape[1:]
-    if inp.backend == "cuda" and not inp.device:
-        arr = arr.copy_to_host()
-    return arr.reshape(shape)
+def _raise_flags(flags: int, plan: _Plan, x: np.ndarray, states: tuple) -> None:
+    """Say which input was not finite (the kernel only flags that one was)."""
+    if flags & _cpu.BAD_STATE:
+        for name, arr in zip(plan.names, states, strict=True):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} contains NaN or infinite values")
+    _raise_if_bad(~np.isfinite(x.reshape(plan.shape3)).all(axis=(0, 2)), "x")
 
 
-def _finish(inp: _Input, spikes, membrane, record, state_fields, state_cls, bad):
-    if inp.backend == "cuda":
-        bad = bad.copy_to_host()
-    _raise_if_bad(bad, "x")
-    state = state_cls(*(_shape_back(inp, s, time_major=False) for s in state_fields))
-    spikes = _shape_back(inp, spikes)
-    if record:
-        return spikes, state, _shape_back(inp, membrane)
-    return spikes, state
+def _run_forward(plan: _Plan, x: Any, fields: tuple | None, state_cls: type) -> tuple:
+    """Run a forward plan on ``x`` from the state ``fields`` (None: at rest)."""
+    if plan.backend != "cpu":
+        return _run_forward_cuda(plan, x, fields, state_cls)
+    dtype = plan.dtype
+    if fields is None:
+        st_in = plan.zeros
+    elif len(fields) == 1:
+        st_in = (_host_state(plan, plan.names[0], fields[0]),)
+    else:
+        st_in = tuple([_host_state(plan, name, value)
+                       for name, value in zip(plan.names, fields, strict=True)])
+    if len(st_in) == 1:
+        st = (np.empty(plan.state2, dtype),)
+    else:
+        st = (np.empty(plan.state2, dtype), np.empty(plan.state2, dtype))
+    spikes = np.empty(plan.shape, plan.sdt)
+    record = plan.record
+    membrane = np.empty(plan.shape, dtype) if record else plan.dummy
+    kernel = plan.kernel
+    if kernel is not None:
+        if plan.flat:
+            shape3 = plan.shape3
+            flags = kernel(x.reshape(shape3), *plan.args, *st_in, *st, *plan.modes,
+                           spikes.reshape(shape3),
+                           membrane.reshape(shape3) if record else membrane, record)
+        else:
+            flags = kernel(x, *plan.args, *st_in, *st, *plan.modes, spikes, membrane, record)
+        if flags:
+            _raise_flags(flags, plan, x, st_in)
+    if plan.flat:
+        st = [a.reshape(plan.state_shape) for a in st]
+    state = state_cls(*st)
+    return (spikes, state, membrane) if record else (spikes, state)
+
+
+def _run_forward_cuda(plan: _Plan, x: Any, fields: tuple | None, state_cls: type) -> tuple:
+    from numba import cuda
+
+    from .kernels import lif_cuda
+
+    device = _on_device(x)
+    if not device:
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x contains NaN or infinite values")
+        x = cuda.to_device(x)  # host in, host out: one copy each way
+    fields = (None,) * len(plan.names) if fields is None else fields
+    st = tuple(lif_cuda.state_copy(name, value, plan.state_shape, plan.state2, plan.dtype)
+               for name, value in zip(plan.names, fields, strict=True))
+    spikes, membrane = lif_cuda.alloc_outputs(plan.shape3, plan.sdt, plan.dtype, plan.record)
+    run = {"lif": lif_cuda.lif_forward, "state.syn": lif_cuda.synaptic_forward,
+           "state.v": lif_cuda.alif_forward}
+    fn = run["lif" if len(plan.names) == 1 else plan.names[0]]
+    bad = fn(x.reshape(plan.shape3), *plan.device_args(), *st, *plan.cuda_modes, spikes,
+             membrane, plan.record)
+    _raise_if_bad(bad.copy_to_host(), "x")
+
+    def back(arr, shape):
+        return (arr if device else arr.copy_to_host()).reshape(shape)
+
+    state = state_cls(*[back(a, plan.state_shape) for a in st])
+    out = back(spikes, plan.shape)
+    return (out, state, back(membrane, plan.shape)) if plan.record else (out, state)
+
+
+def _fields(state: Any, state_cls: type) -> tuple | None:
+    if state is None:
+        return None
+    if not isinstance(state, state_cls):
+        raise TypeError(f"state must be a physnn.{state_cls.__name__} or None, "
+                        f"got {type(state).__name__}")
+    return tuple(state)
 
 
 # ----------------------------------------------------------------------------- forward
+
+_UNIT = {"lo": 0.0, "hi": 1.0}
+_POSITIVE = {"positive": True}
 
 
 def lif(
@@ -310,6 +538,17 @@ def lif(
 
     (``reset="zero"``: :math:`v_t = h_t (1 - s_t)`).
 
+    What is matched, bit for bit: ``tau`` is computed from ``beta`` *as given* (a Python
+    float keeps its double precision; an array its own values) as ``1 / (1 - beta)`` in
+    float64 and rounded once to the dtype of ``x`` (:func:`spikingjelly_tau`), which is what
+    ``LIFNode(tau=1 / (1 - beta))`` runs with when ``tau`` is computed in Python (PyTorch
+    rounds the scalar ``tau`` to the tensor's dtype in ``v / tau``). So ``beta=0.9`` runs
+    with ``tau = 10.0`` exactly, as SpikingJelly does, and spikes, the recorded ``h`` and the
+    final ``v`` equal SpikingJelly's to the last bit, including voltages that land exactly
+    on the threshold. ``beta=np.float32(0.9)`` is another decay (0.89999998...) with its own
+    ``tau``. The snntorch convention multiplies by ``beta`` rounded to the dtype of ``x``
+    (in float32, the value snntorch's ``Leaky`` holds).
+
     Parameters
     ----------
     x : array, shape (T, batch, *features), float32 or float64, C-contiguous
@@ -342,6 +581,17 @@ def lif(
         The state after the last step; pass it back in to continue the simulation.
     membrane : array, shape (T, batch, *features), only when ``record_membrane``
 
+    Notes
+    -----
+    One step at a time (``T=1``) is the fast path: the checks of the input's layout and of
+    the parameters are kept between calls, the input and state are checked inside the
+    kernel, and small problems run the serial kernel (see "Per-call cost" in
+    :mod:`physnn.spiking`)::
+
+        state = None
+        for t in range(num_steps):
+            spikes_t, state = pn.lif(x[t:t + 1], beta=0.9, state=state, backend="cpu")
+
     Examples
     --------
     >>> import numpy as np, physnn as pn
@@ -350,21 +600,17 @@ def lif(
     >>> int(spikes.sum())
     23
     """
-    inp = _check_input(x, "x", backend)
-    beta_a = _param("beta", beta, inp, lo=0.0, hi=1.0)
-    thr_a = _param("threshold", threshold, inp, positive=True)
-    reset_c = _choice("reset", reset, _RESETS)
-    conv_c = _choice("convention", convention, _CONVENTIONS)
-    sdt = _spike_dtype(spike_dtype)
-    if state is not None and not isinstance(state, LIFState):
-        raise TypeError(f"state must be a physnn.LIFState or None, got {type(state).__name__}")
-    st = _state_array("state.membrane", None if state is None else state.membrane, inp)
-    with np.errstate(divide="ignore"):
-        tau_a = (1.0 / (1.0 - beta_a.astype(np.float64))).astype(inp.dtype)
-    spikes, membrane = _outputs(inp, sdt, record_membrane)
-    bad = _drivers(inp).lif_forward(inp.x, beta_a, tau_a, thr_a, st, reset_c, conv_c, spikes,
-                                    membrane, record_membrane)
-    return _finish(inp, spikes, membrane, record_membrane, (st,), LIFState, bad)
+    x = _as_array("x", x)
+    be = _backend(x, "x", backend)
+    key = None
+    kb, kt = _pkey(beta), _pkey(threshold)
+    if kb is not None and kt is not None:
+        key = ("lif", be, _layout(x), kb, kt, reset, convention, spike_dtype,
+               record_membrane)
+    plan = _plan(key, _forward_plan, "lif", x, be,
+                 (("beta", beta, _UNIT), ("threshold", threshold, _POSITIVE)), reset,
+                 convention, spike_dtype, record_membrane)
+    return _run_forward(plan, x, _fields(state, LIFState), LIFState)
 
 
 def synaptic(
@@ -402,20 +648,17 @@ def synaptic(
     -------
     spikes, state (SynapticState)[, membrane]
     """
-    inp = _check_input(x, "x", backend)
-    alpha_a = _param("alpha", alpha, inp, lo=0.0, hi=1.0)
-    beta_a = _param("beta", beta, inp, lo=0.0, hi=1.0)
-    thr_a = _param("threshold", threshold, inp, positive=True)
-    reset_c = _choice("reset", reset, _RESETS)
-    sdt = _spike_dtype(spike_dtype)
-    if state is not None and not isinstance(state, SynapticState):
-        raise TypeError(f"state must be a physnn.SynapticState or None, got {type(state).__name__}")
-    syn = _state_array("state.syn", None if state is None else state.syn, inp)
-    mem = _state_array("state.mem", None if state is None else state.mem, inp)
-    spikes, membrane = _outputs(inp, sdt, record_membrane)
-    bad = _drivers(inp).synaptic_forward(inp.x, alpha_a, beta_a, thr_a, syn, mem, reset_c, spikes,
-                               membrane, record_membrane)
-    return _finish(inp, spikes, membrane, record_membrane, (syn, mem), SynapticState, bad)
+    x = _as_array("x", x)
+    be = _backend(x, "x", backend)
+    key = None
+    ka, kb, kt = _pkey(alpha), _pkey(beta), _pkey(threshold)
+    if ka is not None and kb is not None and kt is not None:
+        key = ("synaptic", be, _layout(x), ka, kb, kt, reset, spike_dtype, record_membrane)
+    plan = _plan(key, _forward_plan, "synaptic", x, be,
+                 (("alpha", alpha, _UNIT), ("beta", beta, _UNIT),
+                  ("threshold", threshold, _POSITIVE)), reset, None, spike_dtype,
+                 record_membrane)
+    return _run_forward(plan, x, _fields(state, SynapticState), SynapticState)
 
 
 def alif(
@@ -460,24 +703,98 @@ def alif(
     -------
     spikes, state (ALIFState)[, membrane]
     """
-    inp = _check_input(x, "x", backend)
-    beta_a = _param("beta", beta, inp, lo=0.0, hi=1.0)
-    thr_a = _param("threshold", threshold, inp, positive=True)
-    gamma_a = _param("gamma", gamma, inp, lo=0.0)
-    rho_a = _param("rho", rho, inp, lo=0.0, hi=1.0)
-    reset_c = _choice("reset", reset, _RESETS)
-    sdt = _spike_dtype(spike_dtype)
-    if state is not None and not isinstance(state, ALIFState):
-        raise TypeError(f"state must be a physnn.ALIFState or None, got {type(state).__name__}")
-    v = _state_array("state.v", None if state is None else state.v, inp)
-    a = _state_array("state.a", None if state is None else state.a, inp)
-    spikes, membrane = _outputs(inp, sdt, record_membrane)
-    bad = _drivers(inp).alif_forward(inp.x, beta_a, thr_a, gamma_a, rho_a, v, a, reset_c, spikes,
-                           membrane, record_membrane)
-    return _finish(inp, spikes, membrane, record_membrane, (v, a), ALIFState, bad)
+    x = _as_array("x", x)
+    be = _backend(x, "x", backend)
+    key = None
+    keys = (_pkey(beta), _pkey(threshold), _pkey(gamma), _pkey(rho))
+    if None not in keys:
+        key = ("alif", be, _layout(x), *keys, reset, spike_dtype, record_membrane)
+    plan = _plan(key, _forward_plan, "alif", x, be,
+                 (("beta", beta, _UNIT), ("threshold", threshold, _POSITIVE),
+                  ("gamma", gamma, {"lo": 0.0}), ("rho", rho, _UNIT)), reset, None,
+                 spike_dtype, record_membrane)
+    return _run_forward(plan, x, _fields(state, ALIFState), ALIFState)
+
+
 
 
 # ----------------------------------------------------------------------------- backward
+
+
+def _backward_plan(kind: str, g: Any, m: Any, s: Any, backend: str, beta: Any, threshold: Any,
+                   surrogate: Any, reset: Any, convention: Any, detach_reset: Any) -> _Plan:
+    """Check a backward call (``kind``: "lif" or "sltt") and build its plan."""
+    _check_layout("grad_spikes", g)
+    _backend(m, "membrane", backend)
+    _check_layout("membrane", m)
+    if tuple(m.shape) != tuple(g.shape) or m.dtype != g.dtype:
+        raise ValueError(
+            f"membrane must match grad_spikes in shape and dtype: {tuple(m.shape)}/{m.dtype}"
+            f" vs {tuple(g.shape)}/{g.dtype}"
+        )
+    plan = _Plan(backend, np.dtype(g.dtype), tuple(g.shape))
+    if kind == "lif":
+        if tuple(s.shape) != plan.shape:
+            raise ValueError(f"spikes must have shape {plan.shape}, got {tuple(s.shape)}")
+        if s.dtype not in (np.uint8, np.float32, np.float64, np.bool_):
+            raise TypeError(f"spikes must be uint8, bool or float, got {s.dtype}")
+    feat, N, dtype = plan.shape[2:], plan.neurons, plan.dtype
+    beta64 = None if kind != "lif" else _param("beta", beta, feat, N, **_UNIT)
+    thr64 = _param("threshold", threshold, feat, N, **_POSITIVE)
+    sg = get_surrogate(surrogate)
+    plan.surrogate = sg
+    plan.p = dtype.type(sg.param)
+    plan.thr = np.ascontiguousarray(thr64, dtype=dtype)
+    plan.names = ("state.membrane",)
+    work = int(np.prod(plan.shape3, dtype=np.int64))
+    parallel = _cpu.parallel_pays(work)
+    plan.modes = (parallel,)
+    if kind == "lif":
+        plan.reset = _choice("reset", reset, _RESETS)
+        plan.conv = _choice("convention", convention, _CONVENTIONS)
+        plan.detach = bool(detach_reset)
+        plan.beta = np.ascontiguousarray(beta64, dtype=dtype)
+        plan.args = (plan.beta, plan.thr)
+        plan.uni = _cpu.uniform(plan.beta, plan.thr)
+        plan.kernel = None if N == 0 else _cpu._bptt_variant(
+            sg.kind, plan.reset, plan.conv, int(plan.detach), plan.uni, parallel)
+    else:
+        plan.args = (plan.thr,)
+        plan.uni = _cpu.uniform(plan.thr)
+        plan.kernel = None if N == 0 else _cpu._sltt_variant(sg.kind, plan.uni, parallel)
+    return plan
+
+
+def _initial_state(plan: _Plan, state: Any) -> Any:
+    """The forward pass's initial state for a backward call, checked (None: at rest)."""
+    if state is None:
+        return None
+    value = state.membrane
+    _refuse_grad("state.membrane", value)
+    if plan.backend == "cuda":
+        from .kernels import lif_cuda
+
+        return lif_cuda.state_copy("state.membrane", value, plan.state_shape, plan.state2,
+                                   plan.dtype)
+    arr = np.asarray(value)
+    if arr.shape != plan.state_shape:
+        raise ValueError(f"state.membrane must have shape (batch, *features) = "
+                         f"{plan.state_shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("state.membrane contains NaN or infinite values")
+    return np.ascontiguousarray(arr, dtype=plan.dtype).reshape(plan.state2)
+
+
+def _device_input(name: str, arr: Any, check: bool = True) -> Any:
+    """A host input of a CUDA call, checked to be finite (unless not ``check``) and uploaded
+    (a device array as it is)."""
+    if _on_device(arr):
+        return arr
+    from numba import cuda
+
+    if check and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return cuda.to_device(np.ascontiguousarray(arr))
 
 
 def lif_backward(
@@ -524,7 +841,9 @@ def lif_backward(
     beta, threshold, reset, convention
         As used in the forward pass.
     surrogate : str or Surrogate
-        See :mod:`physnn.surrogate`.
+        See :mod:`physnn.surrogate`. In float64 the surrogate derivatives are exact to the
+        last bit of SpikingJelly's and snntorch's (the atan surrogate's :math:`\pi/2` is the
+        float64 ``math.pi / 2``).
     detach_reset : bool
         SpikingJelly convention only: drop the gradient through the reset.
     state : LIFState, optional
@@ -537,67 +856,78 @@ def lif_backward(
     grad_x : array, shape (T, batch, *features)
     grad_state : LIFState
         Gradient with respect to the initial state.
+
+    Notes
+    -----
+    The checks of the arguments' layout and of the parameters are kept between calls, as
+    for :func:`lif` (see "Per-call cost" in :mod:`physnn.spiking`).
     """
-    inp = _check_input(grad_spikes, "grad_spikes", backend)
-    mem_inp = _check_input(membrane, "membrane", inp.backend)
-    if mem_inp.shape != inp.shape or mem_inp.dtype != inp.dtype:
-        raise ValueError(
-            f"membrane must match grad_spikes in shape and dtype: {mem_inp.shape}/{mem_inp.dtype}"
-            f" vs {inp.shape}/{inp.dtype}"
-        )
-    spk = _spikes_view(spikes, inp)
-    beta_a = _param("beta", beta, inp, lo=0.0, hi=1.0)
-    thr_a = _param("threshold", threshold, inp, positive=True)
-    sg = get_surrogate(surrogate)
-    reset_c = _choice("reset", reset, _RESETS)
-    conv_c = _choice("convention", convention, _CONVENTIONS)
-    st0 = _state_array("state.membrane", None if state is None else state.membrane, inp)
-    carry = _state_array("carry", None, inp)
-    p = inp.dtype.type(sg.param)
-    drv = _drivers(inp)
-    grad_x = drv.empty_like(inp.x) if inp.backend == "cuda" else np.empty_like(inp.x)
-    drv.lif_bptt(inp.x, mem_inp.x, spk, beta_a, thr_a, sg.kind, p, reset_c, conv_c,
-                 bool(detach_reset), grad_x, carry)
-    if conv_c == _U.CONV_SNNTORCH:
+    g = _as_array("grad_spikes", grad_spikes)
+    be = _backend(g, "grad_spikes", backend)
+    m = _as_array("membrane", membrane)
+    s = _as_array("spikes", spikes)
+    key = None
+    kb, kt = _pkey(beta), _pkey(threshold)
+    if kb is not None and kt is not None:
+        key = ("lif_backward", be, _layout(g), _layout(m), _layout(s), kb, kt, surrogate,
+               reset, convention, detach_reset)
+    plan = _plan(key, _backward_plan, "lif", g, m, s, be, beta, threshold, surrogate, reset,
+                 convention, detach_reset)
+    st0 = _initial_state(plan, state)
+    if plan.backend != "cpu":
+        return _lif_backward_cuda(plan, g, m, s, st0)
+    if s.dtype == np.bool_:
+        s = s.view(np.uint8)
+    if not s.flags.c_contiguous:
+        s = np.ascontiguousarray(s)
+    grad_x = np.empty(plan.shape, plan.dtype)
+    carry = np.zeros(plan.state2, plan.dtype)
+    if plan.kernel is not None:
+        T, B, N = plan.shape3
+        chunks = min(B, get_num_threads()) if plan.modes[0] else 1
+        if plan.flat:
+            plan.kernel(g.reshape(plan.shape3), m.reshape(plan.shape3), s.reshape(plan.shape3),
+                        plan.beta, plan.thr, plan.p, grad_x.reshape(plan.shape3), carry,
+                        max(1, chunks))
+        else:
+            plan.kernel(g, m, s, plan.beta, plan.thr, plan.p, grad_x, carry, max(1, chunks))
+    if plan.conv == _U.CONV_SNNTORCH:
         # carry is delta[0]; u[0] depends on u[-1] through beta (1 - r[0] [zero reset])
-        carry = _snntorch_state_grad(carry, st0, beta_a, thr_a, reset_c, inp)
-    return _shape_back(inp, grad_x), LIFState(_shape_back(inp, carry, time_major=False))
+        carry *= plan.beta
+        if plan.reset == _U.RESET_ZERO and st0 is not None:
+            carry *= st0 <= plan.thr
+    return grad_x, LIFState(carry.reshape(plan.state_shape) if plan.flat else carry)
 
 
-def _snntorch_state_grad(delta0, u0, beta, thr, reset_c, inp):
-    if inp.backend == "cuda":
-        delta0, u0 = delta0.copy_to_host(), u0.copy_to_host()
-    g = delta0 * beta
-    if reset_c == _U.RESET_ZERO:
-        g = g * (u0 <= thr)
-    g = np.ascontiguousarray(g, dtype=inp.dtype)
-    if inp.backend == "cuda":
-        from numba import cuda
+def _lif_backward_cuda(plan: _Plan, g: Any, m: Any, s: Any, st0: Any) -> tuple[Any, Any]:
+    from numba import cuda
 
-        return cuda.to_device(g)
-    return g
+    from .kernels import lif_cuda
 
-
-def _spikes_view(spikes: Any, inp: _Input) -> Any:
-    _refuse_grad("spikes", spikes)
-    if _is_device_array(spikes):
-        arr = _as_device(spikes)
-    else:
-        arr = _host_array("spikes", spikes)
-        if inp.backend == "cuda":
-            from numba import cuda
-
-            arr = cuda.to_device(np.ascontiguousarray(arr))
-    if tuple(arr.shape) != inp.shape:
-        raise ValueError(f"spikes must have shape {inp.shape}, got {tuple(arr.shape)}")
-    if arr.dtype not in (np.uint8, np.float32, np.float64, np.bool_):
-        raise TypeError(f"spikes must be uint8, bool or float, got {arr.dtype}")
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)
-    T, B, N = inp.x.shape
-    if not _is_device_array(arr) and not arr.flags.c_contiguous:
-        arr = np.ascontiguousarray(arr)
-    return arr.reshape(T, B, N)
+    device = _on_device(g)
+    shape3 = plan.shape3
+    gd = _device_input("grad_spikes", g).reshape(shape3)
+    md = _device_input("membrane", m).reshape(shape3)
+    if not _on_device(s) and s.dtype == np.bool_:
+        s = s.view(np.uint8)
+    sd = _device_input("spikes", s, check=False)
+    if sd.dtype == np.bool_:
+        sd = sd.view(np.uint8)
+    sd = sd.reshape(shape3)
+    carry = lif_cuda.state_copy("carry", None, plan.state_shape, plan.state2, plan.dtype)
+    grad_x = lif_cuda.empty_like(gd)
+    beta_d, thr_d = plan.device_args()
+    lif_cuda.lif_bptt(gd, md, sd, beta_d, thr_d, plan.surrogate.kind, plan.p, plan.reset,
+                      plan.conv, plan.detach, grad_x, carry)
+    if plan.conv == _U.CONV_SNNTORCH:
+        delta0 = carry.copy_to_host()
+        grad = delta0 * plan.beta
+        if plan.reset == _U.RESET_ZERO and st0 is not None:
+            grad = grad * (st0.copy_to_host() <= plan.thr)
+        carry = cuda.to_device(np.ascontiguousarray(grad, dtype=plan.dtype))
+    if not device:
+        grad_x, carry = grad_x.copy_to_host(), carry.copy_to_host()
+    return grad_x.reshape(plan.shape), LIFState(carry.reshape(plan.state_shape))
 
 
 def sltt_backward(
@@ -629,19 +959,36 @@ def sltt_backward(
     Returns
     -------
     grad_x : array, same shape and dtype as ``grad_spikes``
-    """
-    inp = _check_input(grad_spikes, "grad_spikes", backend)
-    mem_inp = _check_input(membrane, "membrane", inp.backend)
-    if mem_inp.shape != inp.shape or mem_inp.dtype != inp.dtype:
-        raise ValueError(
-            f"membrane must match grad_spikes in shape and dtype: {mem_inp.shape}/{mem_inp.dtype}"
-            f" vs {inp.shape}/{inp.dtype}"
-        )
-    thr_a = _param("threshold", threshold, inp, positive=True)
-    sg = get_surrogate(surrogate)
-    p = inp.dtype.type(sg.param)
-    drv = _drivers(inp)
-    grad_x = drv.empty_like(inp.x) if inp.backend == "cuda" else np.empty_like(inp.x)
-    drv.sltt_backward(inp.x, mem_inp.x, thr_a, sg.kind, p, grad_x)
-    return _shape_back(inp, grad_x)
 
+    Notes
+    -----
+    The checks of the arguments' layout and of the parameters are kept between calls, as
+    for :func:`lif` (see "Per-call cost" in :mod:`physnn.spiking`).
+    """
+    g = _as_array("grad_spikes", grad_spikes)
+    be = _backend(g, "grad_spikes", backend)
+    m = _as_array("membrane", membrane)
+    key = None
+    kt = _pkey(threshold)
+    if kt is not None:
+        key = ("sltt_backward", be, _layout(g), _layout(m), kt, surrogate)
+    plan = _plan(key, _backward_plan, "sltt", g, m, None, be, None, threshold, surrogate,
+                 None, None, None)
+    if plan.backend != "cpu":
+        from .kernels import lif_cuda
+
+        device = _on_device(g)
+        gd = _device_input("grad_spikes", g).reshape(plan.shape3)
+        md = _device_input("membrane", m).reshape(plan.shape3)
+        grad_x = lif_cuda.empty_like(gd)
+        lif_cuda.sltt_backward(gd, md, plan.device_args()[0], plan.surrogate.kind, plan.p,
+                               grad_x)
+        return (grad_x if device else grad_x.copy_to_host()).reshape(plan.shape)
+    grad_x = np.empty(plan.shape, plan.dtype)
+    if plan.kernel is not None:
+        if plan.flat:
+            plan.kernel(g.reshape(plan.shape3), m.reshape(plan.shape3), plan.thr, plan.p,
+                        grad_x.reshape(plan.shape3))
+        else:
+            plan.kernel(g, m, plan.thr, plan.p, grad_x)
+    return grad_x

@@ -251,7 +251,21 @@ class WaveMedium:
 
 
 def _cells(name: str, cells, medium: WaveMedium) -> np.ndarray:
+    """The checked ``(n, 2)`` int64 cells; the answer for a given set of cells is kept on the
+    medium (the medium is immutable, and the cells are recognised by their values)."""
     arr = np.asarray(cells)
+    key = (name, arr.shape, arr.dtype.str, arr.tobytes())
+    cache = _medium_cache(medium, "cells")
+    got = cache.get(key)
+    if got is None:
+        got = _check_cells(name, arr, medium)
+        if len(cache) >= 64:
+            cache.clear()
+        cache[key] = got
+    return got
+
+
+def _check_cells(name: str, arr: np.ndarray, medium: WaveMedium) -> np.ndarray:
     if arr.ndim == 1 and arr.shape == (2,):
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
@@ -271,6 +285,43 @@ def _cells(name: str, cells, medium: WaveMedium) -> np.ndarray:
         if medium.walls[y, x]:
             raise ValueError(f"{name} cell (y={y}, x={x}) lies inside a rigid wall")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _medium_cache(medium: WaveMedium, what: str) -> dict:
+    """A dict kept on the (immutable) medium for what its checks and coefficients give."""
+    return medium.__dict__.setdefault("_cache", {}).setdefault(what, {})
+
+
+def _step_coefficients(medium: WaveMedium, dt: float) -> tuple:
+    """``(r_lin, r_nl, bdt0, u2max)`` of a run with time step ``dt``, after checking ``dt``
+    against the CFL bound; computed once per medium and ``dt``."""
+    cache = _medium_cache(medium, "dt")
+    try:
+        got = cache.get(dt)
+    except TypeError:  # unhashable: checked (and refused) below
+        got = None
+    if got is not None:
+        return got
+    if not (isinstance(dt, int | float | np.floating) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive finite number, got {dt!r}")
+    if dt > medium.max_dt:
+        raise ValueError(
+            f"dt={dt} exceeds the CFL bound h / (c_max * sqrt(2)) = {medium.max_dt:.6g} of this "
+            f"medium (h={medium.h}, largest reachable speed c_max={medium.max_speed:.6g}); "
+            f"use dt <= {medium.max_dt:.6g}"
+        )
+    dtf = np.float32(dt)
+    got = ((medium.c * dtf / np.float32(medium.h)).astype(np.float32),
+           (medium.c_nl * dtf / np.float32(medium.h)).astype(np.float32),
+           (medium.damping * dtf).astype(np.float32),
+           np.float32(medium.u_max * medium.u_max))
+    if len(cache) >= 16:
+        cache.clear()
+    cache[dt] = got
+    return got
+
+
+_REAL_KINDS = frozenset("iuf")
 
 
 def simulate_wave(
@@ -326,14 +377,7 @@ def simulate_wave(
     """
     if not isinstance(medium, WaveMedium):
         raise TypeError(f"medium must be a WaveMedium (WaveMedium.build(...)), got {type(medium)}")
-    if not (isinstance(dt, int | float | np.floating) and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive finite number, got {dt!r}")
-    if dt > medium.max_dt:
-        raise ValueError(
-            f"dt={dt} exceeds the CFL bound h / (c_max * sqrt(2)) = {medium.max_dt:.6g} of this "
-            f"medium (h={medium.h}, largest reachable speed c_max={medium.max_speed:.6g}); "
-            f"use dt <= {medium.max_dt:.6g}"
-        )
+    r_lin, r_nl, bdt0, u2max = _step_coefficients(medium, dt)
     if measure not in ("field", "intensity"):
         raise ValueError(f"measure must be 'field' or 'intensity', got {measure!r}")
     src = _cells("sources", sources, medium)
@@ -343,9 +387,9 @@ def simulate_wave(
         raise ValueError(
             f"forcing must have shape (T, batch, n_sources={src.shape[0]}), got {f.shape}"
         )
-    if not np.issubdtype(f.dtype, np.number) or np.iscomplexobj(f):
+    if f.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"forcing must be real numbers, got dtype {f.dtype}")
-    if not np.all(np.isfinite(f)):
+    if not np.isfinite(f).all():
         bad = np.argwhere(~np.isfinite(f))[0]
         raise ValueError(
             f"forcing contains NaN or infinite values (first at step {bad[0]}, sample {bad[1]}, "
@@ -364,35 +408,40 @@ def simulate_wave(
             a = np.asarray(a)
             if a.shape != (batch, ny, nx):
                 raise ValueError(f"{name} must have shape {(batch, ny, nx)}, got {a.shape}")
-            if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+            if a.dtype.kind not in _REAL_KINDS:
                 raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
-            if not np.all(np.isfinite(a)):
+            if not np.isfinite(a).all():
                 raise ValueError(f"{name} contains NaN or infinite values")
-            if np.any(a[:, medium.walls] != 0):
+            if a[:, medium.walls].any():
                 raise ValueError(f"{name} must be 0 on rigid walls (the outer ring included)")
             arrs.append(np.array(a, dtype=np.float32, order="C"))  # a private copy
         u_prev, u = arrs
-    dtf = np.float32(dt)
-    r_lin = (medium.c * dtf / np.float32(medium.h)).astype(np.float32)
-    r_nl = (medium.c_nl * dtf / np.float32(medium.h)).astype(np.float32)
-    bdt0 = (medium.damping * dtf).astype(np.float32)
-    u2max = np.float32(medium.u_max * medium.u_max)
     forcing_dt2 = np.ascontiguousarray(f * np.float32(dt * dt), dtype=np.float32)
     out = np.zeros((n_steps, batch, prb.shape[0]), np.float32)
     blown = np.full(batch, -1, np.int64)
     intensity = measure == "intensity"
     name = resolve_backend(backend)
     if name == "cpu":
-        from .kernels.wave_cpu import _run_cpu
+        from .kernels.wave_cpu import driver
 
-        _run_cpu(u_prev, u, r_lin, r_nl, u2max, bdt0, medium.inv_usat2, src, forcing_dt2,
-                 prb, intensity, out, blown)
+        driver(batch, ny * nx, n_steps)(u_prev, u, r_lin, r_nl, u2max, bdt0, medium.inv_usat2,
+                                        src, forcing_dt2, prb, intensity, out, blown)
     else:
-        from .kernels.wave_cuda import run_cuda
+        from numba import cuda
 
-        run_cuda(u_prev, u, r_lin, r_nl, u2max, bdt0, medium.inv_usat2, src, forcing_dt2,
-                 prb, intensity, out, blown, at_rest=state is None,
-                 copy_state=bool(return_state))
+        from .kernels.wave_cuda import device_maps, run_cuda
+
+        # the medium's maps and the cells stay on the device from run to run
+        cache = _medium_cache(medium, "device")
+        key = (dt, src.tobytes(), prb.tobytes(), getattr(cuda.get_current_device(), "id", 0))
+        maps = cache.get(key)
+        if maps is None:
+            if len(cache) >= 8:
+                cache.clear()
+            maps = cache[key] = device_maps(r_lin, r_nl, bdt0, medium.inv_usat2, src, prb)
+        d_lin, d_nl, d_bdt0, d_inv, d_src, d_prb = maps
+        run_cuda(u_prev, u, d_lin, d_nl, u2max, d_bdt0, d_inv, d_src, forcing_dt2, d_prb,
+                 intensity, out, blown, at_rest=state is None, copy_state=bool(return_state))
     if np.any(blown >= 0):
         b = int(np.argmin(np.where(blown >= 0, blown, np.iinfo(np.int64).max)))
         raise FloatingPointError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,10 +13,14 @@ from physnn.bench import wave as bench_wave
 from physnn.cli import main
 
 
-def test_bench_wave_writes_the_record(tmp_path, capsys):
+def test_bench_wave_writes_the_record(tmp_path):
+    # in a process of its own: once imported, JAX warns at every later os.fork (Ray's, in the
+    # sweep tests of this same pytest process)
     path = tmp_path / "wave.json"
-    assert main(["bench", "wave", "--quick", "--batch", "2", "--steps", "30", "--repeats", "1",
-                 "--json", str(path)]) == 0
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "physnn.cli", "bench", "wave",
+                           "--quick", "--batch", "2", "--steps", "30", "--repeats", "1",
+                           "--json", str(path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
     rec = json.loads(path.read_text())
     assert set(rec) >= {"workload", "device", "results"}
     assert rec["workload"]["batch"] == 2 and rec["workload"]["steps"] == 30
@@ -27,7 +33,7 @@ def test_bench_wave_writes_the_record(tmp_path, capsys):
         else:
             assert "agree" in rec["notes"][name]
     assert "agree" in rec["notes"]["numpy-vectorised"]
-    assert "physnn-cpu" in capsys.readouterr().out
+    assert "physnn-cpu" in done.stdout
 
 
 def test_numpy_peer_matches_physnn():
@@ -54,3 +60,33 @@ def test_cuda_device_without_gpu_says_what_to_install(capsys):
         pytest.skip("a GPU is present")
     assert main(["bench", "wave", "--device", "cuda", "--quick"]) == 2
     assert "install" in capsys.readouterr().err
+
+
+def test_missing_jax_is_said_loudly(tmp_path, capsys, monkeypatch):
+    """JAX is the strongest peer: when it cannot be imported the run says so in the table,
+    on standard error and in the record, never by a silent skip."""
+    def no_jax(p, platform):
+        raise ImportError("No module named 'jax'", name="jax")
+
+    monkeypatch.setattr(bench_wave, "jax_wave", no_jax)
+    path = tmp_path / "wave.json"
+    assert main(["bench", "wave", "--quick", "--batch", "2", "--steps", "20", "--repeats", "1",
+                 "--json", str(path)]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["results"]["jax-cpu"] is None
+    assert "NOT RUN" in rec["notes"]["jax-cpu"] and "pip install jax" in rec["notes"]["jax-cpu"]
+    assert set(rec["missing_peers"]) == {"jax-cpu"}
+    captured = capsys.readouterr()
+    assert "WARNING: peer jax-cpu was not run" in captured.out
+    assert "jax-cpu was not run" in captured.err
+
+
+def test_peers_left_out_on_request_are_named(tmp_path):
+    path = tmp_path / "wave.json"
+    assert main(["bench", "wave", "--quick", "--batch", "2", "--steps", "10", "--repeats", "1",
+                 "--peers", "numpy", "--json", str(path)]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["results"]["numpy-vectorised"] > 0
+    for name in ("torch-cpu", "jax-cpu"):
+        assert rec["results"][name] is None
+        assert rec["notes"][name] == "skipped: left out with --peers numpy"

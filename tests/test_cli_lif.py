@@ -25,7 +25,15 @@ def test_bench_lif_quick_writes_the_record(tmp_path, capsys):
         assert rec["results"][impl] > 0
     assert {"snntorch-cpu", "spikingjelly-cpu", "snntorch-cpu-fwd+bwd",
             "spikingjelly-cpu-fwd+bwd"} <= set(rec["results"])
-    assert "physnn-cpu" in capsys.readouterr().out
+    # the small-call rows: one step (T=1, batch 1, N=100, state carried), per call
+    assert rec["workload"]["small_call"] == {"T": 1, "batch": 1, "N": 100,
+                                             "state": "carried", "rows": "seconds per call"}
+    assert rec["results"]["physnn-cpu-step"] > 0 and rec["results"]["njit-call"] > 0
+    assert "snntorch-cpu-step" in rec["results"]
+    assert "physnn-cpu-step / njit-call" in rec["ratios"]
+    assert "physnn-cpu / memcpy-limit" in rec["ratios"]
+    out = capsys.readouterr().out
+    assert "physnn-cpu" in out and "physnn-cpu-step / njit-call" in out
 
 
 def test_bench_lif_cuda_without_gpu_says_what_to_install(tmp_path, capsys):
@@ -38,8 +46,8 @@ def test_bench_lif_cuda_without_gpu_says_what_to_install(tmp_path, capsys):
 
 def test_spiking_demo_writes_png_and_json(tmp_path):
     subprocess.run([sys.executable, str(REPO / "experiments" / "spiking_demo.py"), "--out",
-                    str(tmp_path), "--steps", "60", "--neurons", "8", "--backend", "cpu"],
+                    str(tmp_path), "--set", "steps=60", "--set", "neurons=8", "--device", "cpu"],
                    check=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
     assert (tmp_path / "spiking_demo.png").stat().st_size > 10_000
     rec = json.loads((tmp_path / "spiking_demo.json").read_text())
-    assert rec["metrics"]["spikes"] > 0 and set(rec) == {"claim", "metrics", "config"}
+    assert rec["metrics"]["spikes"] > 0 and {"claim", "metrics", "config", "run"} <= set(rec)

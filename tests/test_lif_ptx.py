@@ -68,6 +68,25 @@ def test_kernel_compiles_to_ptx(name, sig):
         assert "fma.rn" not in ptx, f"{name} fuses a multiply-add"
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_atan_constant_has_the_kernel_precision(dtype):
+    """The atan surrogate's pi/2 is the float64 constant in a float64 kernel and the float32
+    one in a float32 kernel (no float64 arithmetic there), and its ``k^2`` is an unfused
+    ``mul.rn`` (libdevice's ``exp``, of the sigmoid surrogate, has FMAs of its own): the GPU
+    gives the CPU's bits (see tests/cuda/test_lif_cudasim.py)."""
+    from physnn.kernels import lif_cuda
+
+    a3, a1 = f"{dtype}[:, :, ::1]", f"{dtype}[::1]"
+    ptx = _ptx_or_skip(lif_cuda._sltt_backward_kernel,
+                       f"void({a3}, {a3}, {a1}, int64, {dtype}, {a3})")
+    if dtype == "float64":
+        assert "0d3FF921FB54442D18" in ptx  # math.pi / 2
+    else:
+        assert "0f3FC90FDB" in ptx  # float32(math.pi / 2)
+        assert not re.search(r"\.f64\b", ptx)
+    assert f"mul.rn.f{dtype[-2:]}" in ptx
+
+
 I1 = "int64[::1]"
 F4 = "float32[:, :, :, ::1]"
 

@@ -37,18 +37,46 @@ def _params(rng):
 @pytest.mark.parametrize("reset", [RESET_SUBTRACT, RESET_ZERO])
 @pytest.mark.parametrize("parallel", [False, True])
 def test_forward_uniform_variant_equals_general(conv, reset, parallel):
+    """Uniform / per-neuron builds, and a separate initial state / one stepped in place,
+    give the same bits; the caller's initial state is only read."""
     x, beta, tau, thr = _params(np.random.default_rng(1))
     outs = []
     for uni in (0, 1):
-        st = np.full((B, N), 0.3, np.float32)
-        spk = np.empty_like(x)
-        mem = np.empty_like(x)
-        bad = lif_cpu._lif_variant(reset, conv, uni, parallel)(x, beta, tau, thr, st, spk, mem,
-                                                               True)
-        outs.append((spk, mem, st, bad))
-    for a, b in zip(*outs, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert outs[0][0].any() and not outs[0][3].any()
+        for in_place in (False, True):
+            st_in = np.full((B, N), 0.3, np.float32)
+            st = st_in if in_place else np.full((B, N), np.nan, np.float32)
+            spk = np.empty_like(x)
+            mem = np.empty_like(x)
+            flags = lif_cpu._lif_variant(reset, conv, uni, parallel)(x, beta, tau, thr, st_in,
+                                                                     st, spk, mem, True)
+            if not in_place:
+                assert (st_in == np.float32(0.3)).all()
+            outs.append((spk, mem, st, flags))
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert outs[0][0].any() and outs[0][3] == 0
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_forward_flags_say_which_input_was_not_finite(parallel):
+    x, beta, tau, thr = _params(np.random.default_rng(4))
+    kernel = lif_cpu._lif_variant(RESET_SUBTRACT, CONV_SNNTORCH, 1, parallel)
+
+    def flags(x, st_in):
+        st = np.empty((B, N), np.float32)
+        return kernel(x, beta, tau, thr, st_in, st, np.empty_like(x), np.empty((0, 0, 0),
+                      np.float32), False)
+
+    ok = np.zeros((B, N), np.float32)
+    assert flags(x, ok) == 0
+    bad_x = x.copy()
+    bad_x[2, 3, 1] = np.inf
+    bad_st = ok.copy()
+    bad_st[1, 4] = np.nan
+    assert flags(bad_x, ok) == lif_cpu.BAD_INPUT
+    assert flags(x, bad_st) == lif_cpu.BAD_STATE
+    assert flags(bad_x, bad_st) == lif_cpu.BAD_INPUT | lif_cpu.BAD_STATE
 
 
 def test_uniform_detects_single_valued_parameters():

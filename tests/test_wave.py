@@ -225,3 +225,62 @@ def test_blow_up_names_the_step():
     with pytest.raises(FloatingPointError,
                        match=rf"non-finite at step {first_bad} \(0-based\) in sample 1"):
         _run(m, forcing=f, dt=dt)
+
+
+def test_checks_kept_on_the_medium_never_let_bad_input_through():
+    """The medium keeps its dt checks, coefficient maps and checked cells between runs (it is
+    immutable); a run with a new dt or new cells is checked again, and the per-run inputs
+    (forcing, state) are checked on every run."""
+    m = _medium()
+    dt = 0.9 * m.max_dt
+    f = np.zeros((40, 2, 1), np.float32)
+    f[0] = 1.0
+    kw = dict(sources=[(12, 10)], probes=[(12, 14)])
+    first = simulate_wave(m, f, dt=dt, **kw)
+    again = simulate_wave(m, f, dt=dt, **kw)
+    assert np.abs(first.probes).max() > 0
+    np.testing.assert_array_equal(first.probes, again.probes)
+    with pytest.raises(ValueError, match="CFL bound"):
+        simulate_wave(m, f, dt=1.01 * m.max_dt, **kw)
+    with pytest.raises(ValueError, match="probes cell"):
+        simulate_wave(m, f, dt=dt, sources=[(12, 10)], probes=[(0, 14)])
+    with pytest.raises(ValueError, match="lies inside a rigid wall|outside the grid"):
+        simulate_wave(m, f, dt=dt, sources=[(12, 0)], probes=[(12, 14)])
+    bad = f.copy()
+    bad[2, 1, 0] = np.nan
+    with pytest.raises(ValueError, match="step 2, sample 1, source 0"):
+        simulate_wave(m, bad, dt=dt, **kw)
+    with pytest.raises(ValueError, match="dt must be"):
+        simulate_wave(m, f, dt=[dt], **kw)
+    z = np.zeros((2, 24, 30), np.float32)
+    nan = z.copy()
+    nan[1, 4, 4] = np.inf
+    with pytest.raises(ValueError, match="state.u contains NaN"):
+        simulate_wave(m, f, dt=dt, state=(z, nan), **kw)
+    half = simulate_wave(m, f, dt=0.5 * dt, **kw)  # another dt: its own maps
+    assert not np.array_equal(half.probes, first.probes)
+
+
+def test_one_sample_and_small_runs_take_the_serial_driver_with_the_same_result():
+    from physnn.kernels import wave_cpu
+
+    assert wave_cpu.driver(1, 10**6, 10**3) is wave_cpu._run_cpu_serial
+    assert wave_cpu.driver(8, 100, 10) is wave_cpu._run_cpu_serial
+    m = _medium()
+    dt = 0.9 * m.max_dt
+    f = np.random.default_rng(3).normal(size=(30, 3, 1)).astype(np.float32)
+    outs = []
+    for kernel in (wave_cpu._run_cpu_serial, wave_cpu._run_cpu):
+        u0 = np.zeros((3, 24, 30), np.float32)
+        u1 = np.zeros_like(u0)
+        out = np.zeros((30, 3, 1), np.float32)
+        blown = np.full(3, -1, np.int64)
+        r_lin = (m.c * np.float32(dt)).astype(np.float32)
+        r_nl = (m.c_nl * np.float32(dt)).astype(np.float32)
+        kernel(u0, u1, r_lin, r_nl, np.float32(1.0), (m.damping * np.float32(dt)).astype(
+            np.float32), m.inv_usat2, np.array([[12, 10]]), f * np.float32(dt * dt),
+            np.array([[12, 20]]), False, out, blown)
+        outs.append((out, u0, u1))
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(outs[0][0]).max() > 0

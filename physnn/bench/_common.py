@@ -10,7 +10,7 @@ from typing import Any
 
 from .._io import atomic_write_json
 
-__all__ = ["time_median", "cpu_name", "print_table", "write_record"]
+__all__ = ["time_median", "time_interleaved", "cpu_name", "print_table", "write_record"]
 
 
 def time_median(
@@ -36,6 +36,26 @@ def time_median(
             sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], *, repeats: int = 5,
+                     warmup: int = 1) -> dict[str, float]:
+    """Median wall time in seconds of each of ``fns``, timed in turn within every repeat.
+
+    On a shared machine the load changes from second to second; timing the candidates
+    alternately puts them under the same conditions, so their ratio is steady where times
+    measured one after the other are not.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def gpu_name() -> str:
@@ -77,11 +97,16 @@ def print_table(results: dict[str, float | None], *, reference: str | None = Non
 
 
 def write_record(path: str | None, workload: dict, device: str, results: dict,
-                 notes: dict | None = None) -> dict:
-    """Build the benchmark record and, when ``path`` is given, write it atomically as JSON."""
+                 notes: dict | None = None, **extra: Any) -> dict:
+    """Build the benchmark record and, when ``path`` is given, write it atomically as JSON.
+
+    ``extra`` entries (e.g. ``ratios``, ``missing_peers``) are added at the top level when
+    not empty.
+    """
     record = {"workload": workload, "device": device, "results": results}
     if notes:
         record["notes"] = notes
+    record.update({key: value for key, value in extra.items() if value})
     if path:
         atomic_write_json(path, record)
     return record

@@ -1,7 +1,8 @@
 """``physnn bench lif``: the LIF time loop side by side with its peers, on the same input.
 
 CPU (T=100, batch=128, N=1024): physnn-cpu, a NumPy time loop, snntorch ``Leaky``,
-SpikingJelly multi-step ``LIFNode``, and a memcpy of the input (the bandwidth limit); then
+SpikingJelly multi-step ``LIFNode``, and a memcpy of the input (the bandwidth limit; timed in
+turn with physnn-cpu, so that their ratio holds on a busy machine); then
 forward + backward (surrogate gradient of ``sum(spikes)`` with respect to the input, atan
 surrogate with alpha = 2 for all three): physnn (:func:`~physnn.spiking.lif` with the
 membrane record, then :func:`~physnn.spiking.lif_backward`) against autograd through
@@ -9,19 +10,28 @@ snntorch and SpikingJelly.
 CUDA (T=100, batch=256, N=16384): physnn-cuda, snntorch, SpikingJelly, a device copy of the
 input; plus the Open Neuromorphic shape (Linear(N, N) + LIF, T=500, batch=16, N=4096 and
 16384, forward + backward of ``sum(output)``) against snntorch, SpikingJelly and Linear alone.
+Small calls (CPU): one step at a time, as online learning, closed-loop control and SLTT call
+the kernels: ``T=1, batch=1, N=100``, the state carried from call to call. physnn's
+:func:`~physnn.spiking.lif` (``physnn-cpu-step``) against one snntorch ``Leaky`` step on the
+same input (``snntorch-cpu-step``) and a call of a trivial ``numba.njit`` function
+(``njit-call``, the dispatch floor); the three are timed interleaved, each row the median time
+of one call.
 Times are medians of repeats after warm-up. Peers that are not installed are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from ..spiking import lif, lif_backward
 from ..surrogate import atan
-from ._common import cpu_name, print_table, time_median, write_record
+from ._common import cpu_name, print_table, time_interleaved, time_median, write_record
 
 BETA, THRESHOLD = 0.9, 1.0
 
@@ -133,6 +143,64 @@ def _numpy_loop(x):
     return run
 
 
+SMALL_N = 100  # neurons of the small-call rows (T=1, batch=1)
+
+
+@njit(cache=True)
+def _trivial(a):
+    return a[0]
+
+
+def small_calls(repeats: int = 7, calls: int = 2000) -> tuple[dict, dict]:
+    """Seconds per call of one step (``T=1, batch=1, N=100``, state carried): physnn,
+    snntorch ``Leaky`` (no grad) and a trivial ``njit`` call, timed interleaved.
+
+    Returns ``(results, notes)``.
+    """
+    x = np.random.default_rng(1).normal(0.3, 0.6, size=(1, 1, SMALL_N)).astype(np.float32)
+    state = [None]
+
+    def physnn_step():
+        for _ in range(calls):
+            _, state[0] = lif(x, beta=BETA, threshold=THRESHOLD, state=state[0], backend="cpu")
+
+    def njit_call():
+        for _ in range(calls):
+            _trivial(x)
+
+    impls = {"physnn-cpu-step": physnn_step, "njit-call": njit_call}
+    notes: dict[str, str] = {}
+    torch = _torch()
+    try:
+        if torch is None:
+            raise ImportError(name="torch")
+        import snntorch as snn
+    except ImportError as exc:
+        notes["snntorch-cpu-step"] = f"not installed ({exc.name})"
+    else:
+        neuron = snn.Leaky(beta=BETA, threshold=THRESHOLD)
+        x_t = torch.from_numpy(x[0])
+        mem = [torch.zeros_like(x_t)]
+
+        def snntorch_step():
+            with torch.no_grad():
+                for _ in range(calls):
+                    _, mem[0] = neuron(x_t, mem[0])
+
+        impls["snntorch-cpu-step"] = snntorch_step
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    for fn in impls.values():  # warm-up (compilation, caches)
+        fn()
+    for _ in range(repeats):
+        for name, fn in impls.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) / calls)
+    results: dict[str, float | None] = {name: statistics.median(t) for name, t in times.items()}
+    results.setdefault("snntorch-cpu-step", None)
+    return results, notes
+
+
 def run_cpu(quick: bool, repeats: int | None) -> dict:
     T, B, N = (20, 32, 512) if quick else (100, 128, 1024)
     reps = repeats or (3 if quick else 7)
@@ -140,8 +208,14 @@ def run_cpu(quick: bool, repeats: int | None) -> dict:
     x = rng.normal(0.3, 0.6, size=(T, B, N)).astype(np.float32)
     results: dict[str, float | None] = {}
     notes: dict[str, str] = {}
-    results["physnn-cpu"] = time_median(lambda: lif(x, beta=BETA, threshold=THRESHOLD,
-                                                    backend="cpu"), repeats=reps)
+    # the small calls first, before the threaded peers leave their worker threads spinning
+    small, notes = small_calls(repeats=reps, calls=500 if quick else 2000)
+    dst = np.empty_like(x)
+    # physnn and the copy timed in turn: their ratio holds on a busy machine
+    timed = time_interleaved({
+        "physnn-cpu": lambda: lif(x, beta=BETA, threshold=THRESHOLD, backend="cpu"),
+        "memcpy-limit": lambda: np.copyto(dst, x)}, repeats=2 * reps)
+    results["physnn-cpu"] = timed["physnn-cpu"]
     results["numpy-loop"] = time_median(_numpy_loop(x), repeats=reps)
     torch = _torch()
     peer_reps = max(1, reps // 2 if not quick else reps)
@@ -159,14 +233,16 @@ def run_cpu(quick: bool, repeats: int | None) -> dict:
             results[name] = time_median(fn, repeats=peer_reps)
 
     peers(("snntorch-cpu", _peer_snntorch), ("spikingjelly-cpu", _peer_spikingjelly))
-    dst = np.empty_like(x)
-    results["memcpy-limit"] = time_median(lambda: np.copyto(dst, x), repeats=reps)
+    results["memcpy-limit"] = timed["memcpy-limit"]
+    results.update(small)
     results["physnn-cpu-fwd+bwd"] = time_median(_physnn_grad(x), repeats=reps)
     peers(("snntorch-cpu-fwd+bwd", _peer_snntorch_grad),
           ("spikingjelly-cpu-fwd+bwd", _peer_spikingjelly_grad))
     workload = {"model": "LIF (snntorch convention, subtract reset)", "T": T, "batch": B,
                 "N": N, "dtype": "float32", "spikes": "uint8", "beta": BETA,
-                "threshold": THRESHOLD, "quick": quick}
+                "threshold": THRESHOLD, "quick": quick,
+                "small_call": {"T": 1, "batch": 1, "N": SMALL_N, "state": "carried",
+                               "rows": "seconds per call"}}
     if torch is not None:
         workload["torch_threads"] = torch.get_num_threads()
     return {"workload": workload, "device": cpu_name(), "results": results, "notes": notes,
@@ -266,10 +342,28 @@ def run_cuda(quick: bool, repeats: int | None) -> dict:
             "results": results, "notes": notes, "reference": "physnn-cuda"}
 
 
+def ratios(results: dict) -> dict[str, float]:
+    """The ratios the README's table quotes (those whose rows were measured)."""
+    pairs = {"physnn-cpu / memcpy-limit": ("physnn-cpu", "memcpy-limit"),
+             "physnn-cpu-step / snntorch-cpu-step": ("physnn-cpu-step", "snntorch-cpu-step"),
+             "physnn-cpu-step / njit-call": ("physnn-cpu-step", "njit-call"),
+             "snntorch-cpu / physnn-cpu": ("snntorch-cpu", "physnn-cpu"),
+             "snntorch-cpu-fwd+bwd / physnn-cpu-fwd+bwd": ("snntorch-cpu-fwd+bwd",
+                                                           "physnn-cpu-fwd+bwd")}
+    return {label: results[a] / results[b] for label, (a, b) in pairs.items()
+            if results.get(a) and results.get(b)}
+
+
 def run(args: argparse.Namespace) -> dict:
     """Run the benchmark chosen by ``args`` (see :func:`add_arguments`), print, write JSON."""
     rec = run_cpu(args.quick, args.repeats) if args.device == "cpu" else run_cuda(
         args.quick, args.repeats)
     print(f"physnn bench lif on {rec['device']}: {rec['workload']}")
     print_table(rec["results"], reference=rec["reference"], notes=rec["notes"])
-    return write_record(args.json, rec["workload"], rec["device"], rec["results"], rec["notes"])
+    summary = ratios(rec["results"])
+    if summary:
+        print()
+        for label, value in summary.items():
+            print(f"{label:<44}{value:>10.3f}")
+    return write_record(args.json, rec["workload"], rec["device"], rec["results"],
+                        rec["notes"], ratios=summary)

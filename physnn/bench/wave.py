@@ -9,23 +9,28 @@ Implementations of the same update, all float32:
 * ``torch-cpu`` / ``torch-cuda``: the Laplacian as a ``conv2d`` (the approach of the wavetorch
   project), eager mode, under ``torch.no_grad``;
 * ``jax-cpu`` / ``jax-cuda``: ``jax.lax.scan`` over the steps under ``jax.jit`` (XLA fuses
-  the step), skipped with a note where JAX is not installed;
+  the step), the strongest peer. Where JAX is not installed (``pip install jax``) it is not
+  run, and the run says so loudly: a WARNING line after the table and on standard error,
+  the note of its row, and ``missing_peers`` in the JSON record;
 * ``bandwidth-floor``: the least memory traffic of any implementation (read ``u^n`` and
   ``u^{n-1}``, write ``u^{n+1}``: 12 bytes per cell, sample and step) divided by the
   bandwidth of a large copy on the same device.
 
-Every implementation's probe signals are compared with physnn's before anything is timed.
+Every implementation's probe signals are compared with physnn's before anything is timed;
+then they are timed in turn, repeat by repeat (on a busy machine the load changes from second
+to second, and alternating keeps the ratios steady).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import numpy as np
 
 from ..wave import WaveMedium, simulate_wave
-from ._common import cpu_name, gpu_name, print_table, time_median, write_record
+from ._common import cpu_name, gpu_name, print_table, time_interleaved, time_median, write_record
 
 __all__ = ["add_arguments", "run", "make_problem"]
 
@@ -36,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="time steps (default 1000)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed runs per implementation (median reported; default 3)")
+    parser.add_argument("--peers", default="numpy,torch,jax",
+                        help="comma-separated peers to run besides physnn (default "
+                             "numpy,torch,jax); one left out is named in the record")
 
 
 def make_problem(batch: int = 64, nx: int = 160, ny: int = 100, steps: int = 1000,
@@ -265,13 +273,27 @@ def run(args: argparse.Namespace) -> dict:
         sync = cuda.synchronize
 
     ref_out = None
+    runs: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    wanted = {p.strip() for p in str(getattr(args, "peers", "numpy,torch,jax")).split(",")}
     for name, make in impls.items():
+        peer = name.split("-")[0]
+        if name != reference and peer not in wanted:
+            results[name] = None
+            notes[name] = f"skipped: left out with --peers {','.join(sorted(wanted))}"
+            print(f"{name}: {notes[name]}")
+            continue
         try:
             go = make()
             out = go()  # first run: compilation, and the result to check
         except ImportError as exc:
             results[name] = None
-            notes[name] = f"skipped: {exc.name or exc} is not installed"
+            what = exc.name or str(exc)
+            notes[name] = (f"skipped: NOT RUN, {what} is not installed "
+                           f"(pip install {what.split('.')[0]})")
+            if name.startswith("jax"):
+                notes[name] += "; JAX is the strongest peer, so this comparison is incomplete"
+            missing[name] = notes[name]
             print(f"{name}: {notes[name]}")
             continue
         except Exception as exc:  # a peer that cannot run here (e.g. no GPU build)
@@ -287,8 +309,22 @@ def run(args: argparse.Namespace) -> dict:
             notes[name] = f"probe signals agree with {reference} to {err:.1e} (relative max)"
             if not err < 1e-3:
                 raise RuntimeError(f"{name} disagrees with {reference}: {notes[name]}")
-        results[name] = time_median(go, repeats=repeats, warmup=0, sync=sync)
-        print(f"{name}: {results[name] * 1e3:.1f} ms")
+        runs[name] = go
+        results[name] = None  # keeps the table's order; timed below
+
+    # timed in turn, repeat by repeat: the ratios hold on a busy machine
+    def synced(go):
+        def run():
+            go()
+            if sync is not None:
+                sync()
+        return run
+
+    timed = time_interleaved({name: synced(go) for name, go in runs.items()},
+                             repeats=repeats, warmup=0)
+    for name, seconds in timed.items():
+        results[name] = seconds
+        print(f"{name}: {seconds * 1e3:.1f} ms")
 
     if device == "cpu":
         bw = _copy_bandwidth_cpu((32 if quick else 256) << 20)
@@ -301,5 +337,15 @@ def run(args: argparse.Namespace) -> dict:
     print(f"device: {dev_name}")
     print(f"workload: {workload}")
     print_table(results, reference=reference, notes=notes)
-    return write_record(args.json, workload, dev_name, results, notes)
+    ref = results.get(reference)
+    if ref:
+        print()
+        for name in impls:
+            if name != reference and results.get(name):
+                print(f"{name} / {reference}: {results[name] / ref:.2f}")
+    for name, why in missing.items():
+        warning = f"WARNING: peer {name} was not run: {why}"
+        print(warning)
+        print(f"physnn bench wave: {warning}", file=sys.stderr)
+    return write_record(args.json, workload, dev_name, results, notes, missing_peers=missing)
 

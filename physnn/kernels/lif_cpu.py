@@ -3,11 +3,11 @@ a contiguous inner loop over neurons. They assume valid input (see :mod:`physnn.
 
 Each driver is compiled twice from one source: parallel, and serial for small problems
 (below :data:`SERIAL_BELOW` neuron-steps a parallel region costs more than it saves, the
-more so on a busy machine). :func:`driver` picks one. The LIF forward, its BPTT backward and
-the SLTT backward are further specialised per reset / convention / surrogate / detach mode
-(:func:`physnn.kernels._compile.specialize`, compiled on first use): with no mode branch left
-in the per-neuron loop LLVM vectorises it (the BPTT backward ran 10x faster than one generic
-build on T=32, B=128, N=1568).
+more so on a busy machine) or a single numba thread; :func:`parallel_pays` decides. The LIF
+forward, its BPTT backward and the SLTT backward are further specialised per reset /
+convention / surrogate / detach mode (:func:`physnn.kernels._compile.specialize`, compiled on
+first use): with no mode branch left in the per-neuron loop LLVM vectorises it (the BPTT
+backward ran 10x faster than one generic build on T=32, B=128, N=1568).
 
 They are also specialised on whether the per-neuron parameters are uniform (one value for the
 whole population, as in every layer of :class:`physnn.snn.SpikingNetwork`). LLVM vectorises
@@ -16,9 +16,12 @@ and it gives up above a handful of array pairs: with ``beta``, ``tau`` and ``thr
 arrays the LIF loops stayed scalar; with their values held in registers they vectorise
 (the fresh-compiled forward kernel on T=32, B=128, N=256 went from 2.8 to 1.5 ms on one core).
 
-Layout: ``x[T, B, N]`` time-major, per-neuron parameters ``[N]``, state ``[B, N]`` (updated in
-place: the wrappers pass a copy). Each driver returns a ``[B]`` flag array that is set where
-the input held a non-finite value, so the wrapper can refuse it without a second pass.
+Layout: ``x[T, B, N]`` time-major, per-neuron parameters ``[N]``. A forward driver takes the
+initial state ``state_in[B, N]`` and a working state ``state[B, N]`` that leaves as the final
+state (the wrappers pass a fresh array, or the same array twice to step in place), so no
+copy of the caller's state is made outside the kernel. It returns an int of flags:
+:data:`BAD_INPUT` when an input current was not finite, :data:`BAD_STATE` when an initial
+state was not, so the wrapper can refuse either without a second pass over the data.
 """
 
 from __future__ import annotations
@@ -46,20 +49,54 @@ lif_bptt_step = _rules["lif_bptt_step"]
 _RULES = source_tag(U)
 
 
+#: bits of the flags the forward drivers return
+BAD_INPUT = 1  # some input current was NaN or infinite
+BAD_STATE = 2  # some initial state was NaN or infinite
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _load_state(src, dst):
+    """Copy one row of initial state into the working state; True if a value is not finite.
+    ``src`` may be ``dst`` itself (a state stepped in place)."""
+    nonfinite = False
+    for n in range(dst.shape[0]):
+        v = src[n]
+        nonfinite |= not math.isfinite(v)
+        dst[n] = v
+    return nonfinite
+
+
+@njit(cache=True, inline="always")
+def _flags(bad_x, bad_state):
+    return (BAD_INPUT if bad_x > 0 else 0) | (BAD_STATE if bad_state > 0 else 0)
+
+
 # Placeholders: each compiled variant of _lif_forward freezes its own reset and convention
 # (see specialize), so the per-neuron update carries no branch on either.
 RESET = U.RESET_SUBTRACT
 CONV = U.CONV_SNNTORCH
 # 1: the per-neuron parameters hold one value each; the kernels read it once, into a register
 UNIFORM = 0
+# The surrogate and reset handling of the backward drivers (and of the forward's SG_RECORD
+# variants), frozen per variant like RESET and CONV.
+KIND = U.SG_TRIANGLE
+DETACH = 0
+# 1: the forward records the surrogate derivative instead of the membrane
+SG_RECORD = 0
 
 
-def _lif_forward(x, beta, tau, thr, state, spikes, membrane, record):
+def _lif_forward(x, beta, tau, thr, state_in, state, spikes, membrane, record, p=0.0):
+    """LIF forward; ``membrane`` records the membrane of every step when ``record``, or, in
+    the variants with ``SG_RECORD = 1``, the surrogate derivative ``sg'(u - thr)`` of kind
+    ``KIND`` and parameter ``p`` (SLTT's spatial factor, so its backward needs no second
+    pass over the membrane)."""
     T, B, N = x.shape
-    bad = np.zeros(B, dtype=np.bool_)
+    bad_x = 0
+    bad_state = 0
     beta0, tau0, thr0 = beta[0], tau[0], thr[0]
     for b in prange(B):
         st = state[b]
+        nonfinite_state = _load_state(state_in[b], st)
         nonfinite = False
         for t in range(T):
             xt = x[t, b]
@@ -73,17 +110,25 @@ def _lif_forward(x, beta, tau, thr, state, spikes, membrane, record):
                 st[n] = s_new
                 st_out[n] = spk
                 if record:
-                    membrane[t, b, n] = rec
-        bad[b] = nonfinite
-    return bad
+                    if SG_RECORD:
+                        membrane[t, b, n] = surrogate_grad(
+                            rec - (thr0 if UNIFORM else thr[n]), KIND, p)
+                    else:
+                        membrane[t, b, n] = rec
+        bad_x += 1 if nonfinite else 0
+        bad_state += 1 if nonfinite_state else 0
+    return _flags(bad_x, bad_state)
 
 
-def _synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record):
+def _synaptic_forward(x, alpha, beta, thr, syn_in, mem_in, syn, mem, reset, spikes, membrane,
+                      record):
     T, B, N = x.shape
-    bad = np.zeros(B, dtype=np.bool_)
+    bad_x = 0
+    bad_state = 0
     for b in prange(B):
         sy = syn[b]
         me = mem[b]
+        nonfinite_state = _load_state(syn_in[b], sy) | _load_state(mem_in[b], me)
         nonfinite = False
         for t in range(T):
             for n in range(N):
@@ -96,16 +141,19 @@ def _synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, re
                 spikes[t, b, n] = spk
                 if record:
                     membrane[t, b, n] = m_new
-        bad[b] = nonfinite
-    return bad
+        bad_x += 1 if nonfinite else 0
+        bad_state += 1 if nonfinite_state else 0
+    return _flags(bad_x, bad_state)
 
 
-def _alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record):
+def _alif_forward(x, beta, thr, gamma, rho, v_in, a_in, v, a, reset, spikes, membrane, record):
     T, B, N = x.shape
-    bad = np.zeros(B, dtype=np.bool_)
+    bad_x = 0
+    bad_state = 0
     for b in prange(B):
         vb = v[b]
         ab = a[b]
+        nonfinite_state = _load_state(v_in[b], vb) | _load_state(a_in[b], ab)
         nonfinite = False
         for t in range(T):
             for n in range(N):
@@ -118,14 +166,11 @@ def _alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, recor
                 spikes[t, b, n] = spk
                 if record:
                     membrane[t, b, n] = h
-        bad[b] = nonfinite
-    return bad
+        bad_x += 1 if nonfinite else 0
+        bad_state += 1 if nonfinite_state else 0
+    return _flags(bad_x, bad_state)
 
 
-# Placeholders of the backward's surrogate and reset handling, frozen per variant like
-# RESET and CONV above.
-KIND = U.SG_TRIANGLE
-DETACH = 0
 
 
 def _lif_bptt(grad_spikes, membrane, spikes, beta, thr, p, grad_x, carry, chunks):
@@ -172,7 +217,17 @@ def _sltt_backward(grad_spikes, membrane, thr, p, grad_x):
                 gx[n] = gt[n] * surrogate_grad(ut[n] - (thr0 if UNIFORM else thr[n]), KIND, p)
 
 
-SERIAL_BELOW = 1 << 16
+#: Problems of fewer neuron-steps run the serial build. A parallel region costs tens of
+#: microseconds on an idle machine and whole scheduler time slices (milliseconds) on a busy
+#: one; below about a million neuron-steps (0.2 ms of serial work) threads cannot pay for it.
+SERIAL_BELOW = 1 << 20
+
+
+def parallel_pays(work: int) -> bool:
+    """Whether ``work`` neuron-steps take the parallel build: at least :data:`SERIAL_BELOW`
+    of them, and more than one numba thread (``NUMBA_NUM_THREADS=1`` or
+    ``numba.set_num_threads(1)`` makes every driver serial)."""
+    return work >= SERIAL_BELOW and numba.get_num_threads() > 1
 
 
 def _jit(parallel: bool):
@@ -203,36 +258,73 @@ def uniform(*params: np.ndarray) -> int:
     """1 when every per-neuron parameter array holds a single value (0 otherwise).
 
     The wrappers below take ``uni=`` from callers that know the answer (a layer's cached
-    parameter arrays), saving this check on every step.
+    parameter arrays, a cached call plan of :mod:`physnn.spiking`), saving this check on
+    every step.
     """
     return int(all(a.size > 0 and a.min() == a.max() for a in params))
 
 
 @functools.cache
-def _lif_variant(reset: int, conv: int, uni: int, parallel: bool):
-    return _compiled(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni)
+def _lif_variant(reset: int, conv: int, uni: int, parallel: bool, sg_kind: int = -1):
+    if sg_kind < 0:
+        return _compiled(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni)
+    return _compiled(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni,
+                     SG_RECORD=1, KIND=sg_kind)
 
 
 def driver(name: str, work: int):
     """The compiled driver ``name``: parallel when ``work`` (neuron-steps) is large."""
     parallel, serial = _DRIVERS[name]
-    return serial if work < SERIAL_BELOW else parallel
+    return parallel if parallel_pays(work) else serial
+
+
+def lif_kernel(reset: int, conv: int, uni: int, work: int):
+    """The LIF forward driver for ``work`` neuron-steps (serial unless :func:`parallel_pays`).
+
+    Called as ``kernel(x, beta, tau, thr, state_in, state, spikes, membrane, record)``:
+    ``state[B, N]`` receives ``state_in`` (which may be ``state`` itself) and leaves as the
+    final state; returns :data:`BAD_INPUT` / :data:`BAD_STATE` flags (0: all finite).
+    Needs ``N >= 1`` (the kernels read parameter 0 up front).
+    """
+    return _lif_variant(int(reset), int(conv), int(uni), parallel_pays(work))
+
+
+def lif_sg_kernel(reset: int, conv: int, kind: int, work: int):
+    """The LIF forward driver that records ``sg'(u - thr)`` (surrogate ``kind``, parameter
+    ``p``) instead of the membrane, for uniform parameters: called as ``kernel(x, beta, tau,
+    thr, state_in, state, spikes, sgrad, True, p)``; flags as :func:`lif_kernel`."""
+    return _lif_variant(int(reset), int(conv), 1, parallel_pays(work), int(kind))
+
+
+def _bad_rows(x: np.ndarray, flags: int) -> np.ndarray:
+    """``[B]`` flags of the batch rows whose input is not finite (computed only on error)."""
+    if not flags & BAD_INPUT:
+        return np.zeros(x.shape[1], np.bool_)
+    return ~np.isfinite(x).all(axis=(0, 2))
 
 
 def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record, uni=None):
+    """LIF forward with ``state`` updated in place; returns the ``[B]`` non-finite-input
+    flags (the interface of :mod:`physnn.torch_ops`; :mod:`physnn.spiking` calls
+    :func:`lif_kernel` itself)."""
     if x.shape[2] == 0:  # no neurons (the kernels read parameter 0 up front)
         return np.zeros(x.shape[1], np.bool_)
     uni = uniform(beta, tau, thr) if uni is None else uni
-    kernel = _lif_variant(reset, conv, uni, x.size >= SERIAL_BELOW)
-    return kernel(x, beta, tau, thr, state, spikes, membrane, record)
+    flags = lif_kernel(reset, conv, uni, x.size)(x, beta, tau, thr, state, state, spikes,
+                                                 membrane, record)
+    return _bad_rows(x, flags)
 
 
-def synaptic_forward(x, *args):
-    return driver("synaptic_forward", x.size)(x, *args)
+def synaptic_kernel(work: int):
+    """The synaptic forward driver, called as ``kernel(x, alpha, beta, thr, syn_in, mem_in,
+    syn, mem, reset, spikes, membrane, record)``; flags as :func:`lif_kernel`."""
+    return driver("synaptic_forward", work)
 
 
-def alif_forward(x, *args):
-    return driver("alif_forward", x.size)(x, *args)
+def alif_kernel(work: int):
+    """The adaptive-LIF forward driver, called as ``kernel(x, beta, thr, gamma, rho, v_in,
+    a_in, v, a, reset, spikes, membrane, record)``; flags as :func:`lif_kernel`."""
+    return driver("alif_forward", work)
 
 
 @functools.cache
@@ -242,12 +334,12 @@ def _bptt_variant(kind: int, reset: int, conv: int, detach: int, uni: int, paral
 
 
 def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
-             grad_x, carry):
+             grad_x, carry, uni=None):
     if grad_spikes.shape[2] == 0:
         return None
-    parallel = grad_spikes.size >= SERIAL_BELOW
+    parallel = parallel_pays(grad_spikes.size)
     kernel = _bptt_variant(int(kind), int(reset), int(conv), int(bool(detach_reset)),
-                           uniform(beta, thr), parallel)
+                           uniform(beta, thr) if uni is None else uni, parallel)
     chunks = min(grad_spikes.shape[1], numba.get_num_threads()) if parallel else 1
     return kernel(grad_spikes, membrane, spikes, beta, thr, p, grad_x, carry, max(1, chunks))
 
@@ -261,5 +353,5 @@ def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x, uni=None):
     if grad_spikes.shape[2] == 0:
         return None
     kernel = _sltt_variant(int(kind), (uniform(thr) if uni is None else uni),
-                           grad_spikes.size >= SERIAL_BELOW)
+                           parallel_pays(grad_spikes.size))
     return kernel(grad_spikes, membrane, thr, p, grad_x)

@@ -8,6 +8,7 @@ are viewed through ``__cuda_array_interface__`` by the wrappers, without copies)
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,7 +20,8 @@ from ._compile import compile_rules
 
 def _register_unfused_mul() -> None:
     """Type ``lif_update.mul`` on the CUDA target as a multiply that is never contracted
-    into an FMA (``mul.rn``); the simulator keeps calling the plain function."""
+    into an FMA (``mul.rn``), and ``lif_update.half_pi`` as the constant of its argument's
+    precision; the simulator keeps calling the plain functions."""
     from numba.core import types
 
     try:
@@ -35,6 +37,13 @@ def _register_unfused_mul() -> None:
         if a == types.float64 and b == types.float64:
             return lambda a, b: libdevice.dmul_rn(a, b)
         return lambda a, b: a * b
+
+    @overload(U.half_pi, target="cuda")
+    def _half_pi(p):
+        # pi/2 in p's precision (see lif_update.half_pi): no float64 in a float32 kernel
+        if isinstance(p, types.Float) and p.bitwidth == 32:
+            return lambda p: np.float32(U.HALF_PI)
+        return lambda p: np.float64(U.HALF_PI)
 
 
 _register_unfused_mul()
@@ -170,8 +179,19 @@ def _sltt_backward_kernel(grad_spikes, membrane, thr, kind, p, grad_x):
 # ----------------------------------------------------------------------------- host side
 
 
-def _dev_param(a: np.ndarray):
+def _dev_param(a):
+    """A device copy of a per-neuron parameter (a device array as it is: the wrappers of
+    :mod:`physnn.spiking` upload a call's parameters once and keep them)."""
+    if getattr(a, "__cuda_ndarray__", False):
+        return a
     return cuda.to_device(np.ascontiguousarray(a))
+
+
+@functools.lru_cache(maxsize=256)
+def _launch(kernel, n: int):
+    """``kernel`` configured for ``n`` threads, kept: the launch configuration is built once
+    per size, not on every call."""
+    return kernel[_grid(n)]
 
 
 def alloc_outputs(shape, spike_dtype, dtype, record):
@@ -188,7 +208,7 @@ def state_copy(name, value, want, flat, dtype):
     """A device copy of one state field as ``flat = (B, N)`` (zeros when ``value`` is None)."""
     if value is None:
         out = cuda.device_array(flat, dtype=dtype)
-        _fill_zero[_grid(flat[0] * flat[1])](out.reshape(flat[0] * flat[1]))
+        _launch(_fill_zero, flat[0] * flat[1])(out.reshape(flat[0] * flat[1]))
         return out
     if getattr(value, "__cuda_ndarray__", False) or hasattr(value, "__cuda_array_interface__"):
         arr = value if getattr(value, "__cuda_ndarray__", False) else cuda.as_cuda_array(value)
@@ -218,14 +238,14 @@ def _fill_zero(a):
 
 def _bad_flags(B):
     bad = cuda.device_array(B, dtype=np.uint8)
-    _fill_zero[_grid(B)](bad)
+    _launch(_fill_zero, B)(bad)
     return bad
 
 
 def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
     T, B, N = x.shape
     bad = _bad_flags(B)
-    _lif_forward_kernel[_grid(B * N)](x, _dev_param(beta), _dev_param(tau), _dev_param(thr),
+    _launch(_lif_forward_kernel, B * N)(x, _dev_param(beta), _dev_param(tau), _dev_param(thr),
                                       state, reset, conv, spikes, membrane, record, bad)
     return bad
 
@@ -233,7 +253,7 @@ def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record)
 def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record):
     T, B, N = x.shape
     bad = _bad_flags(B)
-    _synaptic_forward_kernel[_grid(B * N)](x, _dev_param(alpha), _dev_param(beta),
+    _launch(_synaptic_forward_kernel, B * N)(x, _dev_param(alpha), _dev_param(beta),
                                            _dev_param(thr), syn, mem, reset, spikes, membrane,
                                            record, bad)
     return bad
@@ -242,7 +262,7 @@ def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, rec
 def alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record):
     T, B, N = x.shape
     bad = _bad_flags(B)
-    _alif_forward_kernel[_grid(B * N)](x, _dev_param(beta), _dev_param(thr), _dev_param(gamma),
+    _launch(_alif_forward_kernel, B * N)(x, _dev_param(beta), _dev_param(thr), _dev_param(gamma),
                                        _dev_param(rho), v, a, reset, spikes, membrane, record,
                                        bad)
     return bad
@@ -251,11 +271,11 @@ def alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record
 def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, detach_reset,
              grad_x, carry):
     T, B, N = grad_spikes.shape
-    _lif_bptt_kernel[_grid(B * N)](grad_spikes, membrane, spikes, _dev_param(beta),
+    _launch(_lif_bptt_kernel, B * N)(grad_spikes, membrane, spikes, _dev_param(beta),
                                    _dev_param(thr), kind, p, reset, conv, detach_reset, grad_x,
                                    carry)
 
 
 def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x):
     S, B, N = grad_spikes.shape
-    _sltt_backward_kernel[_grid(B * N)](grad_spikes, membrane, _dev_param(thr), kind, p, grad_x)
+    _launch(_sltt_backward_kernel, B * N)(grad_spikes, membrane, _dev_param(thr), kind, p, grad_x)

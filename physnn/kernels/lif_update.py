@@ -1,10 +1,13 @@
-"""Scalar update rules of the LIF family and their surrogate gradients, written once.
+r"""Scalar update rules of the LIF family and their surrogate gradients, written once.
 
 Every function here is plain Python on scalars. :mod:`physnn.kernels.lif_cpu` compiles them
 with ``numba.njit`` and :mod:`physnn.kernels.lif_cuda` with ``numba.cuda.jit(device=True)``;
 the CUDA simulator runs them as they are. They use float32 constants only (a Python float
 literal would promote float32 arithmetic to float64 and break bit-exact parity with the
-reference libraries).
+reference libraries). The one irrational constant, :math:`\pi/2` of the atan surrogate, comes
+from :func:`half_pi`, which gives it in the precision of the surrogate parameter: rounded to
+float32 in a float32 kernel, the float64 ``math.pi / 2`` in a float64 kernel (so a float64
+gradient is exact to the last bit, as in SpikingJelly and snntorch).
 
 Integer codes (shared with the public wrappers in :mod:`physnn.spiking`):
 
@@ -21,7 +24,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import float32
+from numba import float32, types
+from numba.extending import overload
 
 RESET_SUBTRACT = 0
 RESET_ZERO = 1
@@ -36,7 +40,29 @@ SG_TRIANGLE = 2
 SG_RECTANGLE = 3
 SG_SIGMOID = 4
 
-_HALF_PI = np.float32(math.pi / 2)
+#: :math:`\pi/2` in float64 (``math.pi / 2``, as SpikingJelly and snntorch write it)
+HALF_PI = math.pi / 2
+
+
+def half_pi(p):
+    r""":math:`\pi/2` rounded once to the precision of ``p``: ``float32(math.pi / 2)`` for a
+    float32 ``p``, ``math.pi / 2`` itself otherwise.
+
+    This plain-Python body runs under the CUDA simulator; the compiled targets use overloads
+    that return the constant of ``p``'s type (:func:`_half_pi_cpu` here, and its twin in
+    :mod:`physnn.kernels.lif_cuda`), so neither a float32 kernel is promoted to float64 nor a
+    float64 kernel rounded through float32.
+    """
+    if isinstance(p, np.float32):
+        return np.float32(HALF_PI)
+    return np.float64(HALF_PI)
+
+
+@overload(half_pi, target="cpu")
+def _half_pi_cpu(p):
+    if isinstance(p, types.Float) and p.bitwidth == 32:
+        return lambda p: np.float32(HALF_PI)
+    return lambda p: np.float64(HALF_PI)
 
 
 def mul(a, b):
@@ -134,22 +160,31 @@ def alif_step(v, a, x, beta, thr, gamma, rho, reset):
 
 
 def surrogate_grad(z, kind, p):
-    """Derivative of the surrogate spike function at ``z = u - threshold``.
+    r"""Derivative of the surrogate spike function at ``z = u - threshold``.
 
     atan (``p`` = alpha, snntorch / SpikingJelly ``ATan``): ``p/2 / (1 + (pi/2 p z)^2)``;
     fast sigmoid (``p`` = slope, snntorch): ``1 / (p |z| + 1)^2``;
     triangle (``p`` = alpha, SpikingJelly ``PiecewiseQuadratic``): ``max(0, p - p^2 |z|)``;
     rectangle (``p`` = width): ``1/p`` where ``|z| < p/2``, else 0;
     sigmoid (``p`` = alpha, SpikingJelly ``Sigmoid``): ``p sg(p z) (1 - sg(p z))``.
+
+    atan is evaluated as the references evaluate it, ``(pi/2 p) z`` and then ``p/2`` times
+    the reciprocal of ``1 + k^2`` (PyTorch divides a scalar by a tensor as
+    ``tensor.reciprocal() * scalar``), with :math:`\pi/2` in ``p``'s precision and ``k^2``
+    never fused into an FMA: in float64 it equals SpikingJelly's ``atan_backward`` and
+    snntorch's ``ATan`` bit for bit, on the CPU and on CUDA. No product here is fused with
+    the addition that follows it (:func:`mul`), so the atan, fast-sigmoid, triangle and
+    rectangle surrogates give the CPU's bits on CUDA (the sigmoid's ``exp`` is each
+    platform's own).
     """
     if kind == SG_ATAN:
-        k = _HALF_PI * p * z
-        return p * float32(0.5) / (float32(1.0) + k * k)
+        k = half_pi(p) * p * z
+        return p * float32(0.5) * (float32(1.0) / (float32(1.0) + mul(k, k)))
     if kind == SG_FAST_SIGMOID:
-        d = p * abs(z) + float32(1.0)
+        d = mul(p, abs(z)) + float32(1.0)
         return float32(1.0) / (d * d)
     if kind == SG_TRIANGLE:
-        g = p - p * p * abs(z)
+        g = p - mul(p * p, abs(z))
         return g if g > 0 else g - g
     if kind == SG_RECTANGLE:
         if abs(z) < p * float32(0.5):

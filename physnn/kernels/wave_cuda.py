@@ -99,13 +99,28 @@ def _zero_fill(a):
         a[k] = 0
 
 
+def _on_device(a):
+    """``a`` on the device: a device array as it is (the caller keeps the maps of a medium
+    there between runs), a host array copied."""
+    if getattr(a, "__cuda_ndarray__", False):
+        return a
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
+def device_maps(*arrays) -> tuple:
+    """Device copies of coefficient maps and cell lists, to pass to :func:`run_cuda` run
+    after run."""
+    return tuple(_on_device(a) for a in arrays)
+
+
 def run_cuda(u_prev, u, r_lin, r_nl, u2max, bdt0, inv_usat2, src_yx, forcing, probe_yx,
              intensity, out, blown, *, at_rest: bool = False, copy_state: bool = True,
              block: tuple[int, int] | None = None) -> None:
     """Copy the inputs to the device, run all steps in one launch, copy the results back.
 
     Same arguments and in-place contract as :func:`physnn.kernels.wave_cpu._run_cpu`
-    (host NumPy arrays). ``at_rest``: start from ``u = 0`` (the state is zeroed on the device
+    (host NumPy arrays; the coefficient maps and cell lists may already be device arrays, see
+    :func:`device_maps`). ``at_rest``: start from ``u = 0`` (the state is zeroed on the device
     instead of being copied there). ``copy_state``: copy the final fields back into
     ``u_prev`` and ``u`` (skip it when only the probes are wanted). ``block``: the thread-block
     shape ``(x, y)`` (default :data:`BLOCK`, at most ``BLOCK[0] * BLOCK[1]`` threads).
@@ -121,8 +136,8 @@ def run_cuda(u_prev, u, r_lin, r_nl, u2max, bdt0, inv_usat2, src_yx, forcing, pr
     else:
         du_prev = cuda.to_device(np.ascontiguousarray(u_prev))
         du = cuda.to_device(np.ascontiguousarray(u))
-    d = [cuda.to_device(np.ascontiguousarray(a)) for a in
-         (r_lin, r_nl, bdt0, inv_usat2, src_yx, forcing, probe_yx, blown)]
+    d = [_on_device(a) for a in (r_lin, r_nl, bdt0, inv_usat2, src_yx, forcing, probe_yx,
+                                 blown)]
     dr_lin, dr_nl, dbdt0, dinv, dsrc, dforcing, dprobe, dblown = d
     dout = cuda.device_array(out.shape, np.float32)
     _kernel[batch, block](du_prev, du, dr_lin, dr_nl, np.float32(u2max), dbdt0, dinv, dsrc,

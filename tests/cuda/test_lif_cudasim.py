@@ -86,3 +86,38 @@ def test_cuda_non_finite_input_is_refused():
 
     with pytest.raises(ValueError, match=r"batch rows \[1\]"):
         pn.lif(cuda.to_device(x), beta=0.9, backend="cuda")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [2.0, 3.0])
+def test_atan_surrogate_cuda_equals_cpu_bit_for_bit(dtype, alpha):
+    """The atan surrogate (pi/2 in the kernel's precision) gives the CPU's bits on CUDA."""
+    rng = np.random.default_rng(8)
+    g = rng.normal(size=(T, B, N)).astype(dtype)
+    u = rng.normal(1.0, 0.8, size=(T, B, N)).astype(dtype)
+    sg = pn.surrogate.atan(alpha)
+    cpu = pn.sltt_backward(g, u, surrogate=sg, backend="cpu")
+    gpu = pn.sltt_backward(g, u, surrogate=sg, backend="cuda")
+    assert gpu.dtype == dtype
+    np.testing.assert_array_equal(gpu, cpu)
+
+
+def test_cuda_plans_upload_parameters_once_and_follow_changes():
+    """A call plan keeps its parameters on the device; a parameter array changed in place is
+    a new plan (its new values are used), and stepping carries the state as one run does."""
+    x = _x(9)
+    beta = np.full(N, 0.9, np.float32)
+    s1, st1 = pn.lif(x, beta=beta, backend="cuda")
+    beta[:] = 0.6
+    s2, _ = pn.lif(x, beta=beta, backend="cuda")
+    np.testing.assert_array_equal(s1, pn.lif(x, beta=0.9, backend="cpu")[0])
+    np.testing.assert_array_equal(s2, pn.lif(x, beta=0.6, backend="cpu")[0])
+    state, steps = None, []
+    for t in range(T):
+        s, state = pn.lif(x[t:t + 1], beta=0.9, state=state, backend="cuda")
+        steps.append(s)
+    np.testing.assert_array_equal(np.concatenate(steps), s1)
+    np.testing.assert_allclose(state.membrane, st1.membrane, atol=1e-6, rtol=0)
+    beta[0] = 2.0
+    with pytest.raises(ValueError, match="beta must lie in"):
+        pn.lif(x, beta=beta, backend="cuda")

@@ -100,6 +100,20 @@ def test_simulate_wave_on_the_cuda_backend_equals_cpu(wave_cuda, monkeypatch, n_
                                atol=1e-5 * np.abs(more_cpu.probes).max())
 
 
+def test_simulate_wave_cuda_keeps_the_maps_per_cells_and_dt(wave_cuda, monkeypatch):
+    """The medium's maps and cells stay on the device between runs, per dt and cells: other
+    probes or another dt give that run's CPU result, not the cached one's."""
+    from physnn.wave import simulate_wave
+
+    monkeypatch.setattr(wave_cuda, "BLOCK", (4, 3))
+    m, dt, src, prb, f = _case(5, 2)
+    for probes, step in ((prb, dt), (prb[::-1].copy(), dt), (prb, 0.5 * dt)):
+        kw = dict(dt=step, sources=src, probes=probes, return_state=False)
+        gpu = simulate_wave(m, f, backend="cuda", **kw).probes
+        cpu = simulate_wave(m, f, backend="cpu", **kw).probes
+        np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-5 * np.abs(cpu).max())
+
+
 # The simulator computes in NumPy scalars in its own threads (where np.errstate does not
 # reach): the overflow this test provokes on purpose shows up as a RuntimeWarning there.
 @pytest.mark.filterwarnings("ignore:.*overflow encountered:RuntimeWarning")
