@@ -4,15 +4,27 @@ backpropagating through the physics.
 - spiking neurons (:func:`lif`, :func:`synaptic`, :func:`alif`) with surrogate-gradient
   backward kernels (:func:`lif_backward`, :func:`sltt_backward`);
 - 2-D scalar-wave simulation (:func:`simulate_wave`);
-- the :class:`PhysicalLayer` protocol, :class:`CallableLayer` for real instruments, and
-  :mod:`perturb` for the imperfections of real hardware;
+- the :class:`PhysicalLayer` protocol, :class:`CallableLayer` for real instruments,
+  :mod:`perturb` for the imperfections of real hardware over time, and :mod:`robustness` to
+  test a deployed network (frozen or adapting online) against them;
 - digital layers, networks and local learning rules (:mod:`learning`: PhyLL, FF, SLTT, BPTT).
 """
 
 from __future__ import annotations
 
 # _registry registers physnn's own classes for save / load
-from . import _registry, data, encoders, learning, optim, persist, perturb, readouts, surrogate  # noqa: F401
+from . import (  # noqa: F401
+    _registry,
+    data,
+    encoders,
+    learning,
+    optim,
+    persist,
+    perturb,
+    readouts,
+    robustness,
+    surrogate,
+)
 from .backends import BackendUnavailableError, available_backends, resolve_backend
 from .interop_nir import from_nir, to_nir
 from .layers import Linear, LinearParams
@@ -66,6 +78,7 @@ __all__ = [
     "persist",
     "readouts",
     "resolve_backend",
+    "robustness",
     "save",
     "simulate_wave",
     "sltt_backward",

@@ -33,7 +33,9 @@ from .surrogate import Surrogate
 for _cls in (LinearParams, LayerParams, AdamState, SGDState, GoodnessState, ReadoutState,
              Surrogate, LIFState, SynapticState, ALIFState, GoodnessReadout, HeadReadout,
              Dense, Conv2d, perturb.AdditiveNoise, perturb.MultiplicativeNoise, perturb.Drift,
-             perturb.Shift, perturb.DeadChannels, perturb.Quantize, perturb.ParameterDrift):
+             perturb.Shift, perturb.DeadChannels, perturb.Quantize, perturb.ParameterDrift,
+             perturb.Constant, perturb.Ramp, perturb.Step, perturb.RandomWalk, perturb.Cyclic,
+             perturb.Sum, perturb.Scaled):
     register(_cls, name=f"physnn.{_cls.__name__}")
 for _fn in (identity, abs_max_scale):
     register_function(_fn, name=f"physnn.{_fn.__name__}")
@@ -62,7 +64,9 @@ register(PhysicalLayer, name="physnn.PhysicalLayer", config=init_args_config,
 
 
 def _perturbed_state(o: perturb.Perturbed) -> dict:
-    return {**_layer_state(o), "states": list(o._states), "base_params": o._base_params}
+    return {**_layer_state(o), "states": list(o._states), "base_params": o._base_params,
+            "clock": int(o._clock), "probe_queries": int(o._probe_queries),
+            "hold_queries": int(o._hold_queries)}
 
 
 def _perturbed_set_state(o: perturb.Perturbed, st: dict) -> None:
@@ -70,8 +74,19 @@ def _perturbed_set_state(o: perturb.Perturbed, st: dict) -> None:
     if len(st["states"]) != len(o.perturbations):
         raise ValueError(f"{len(st['states'])} perturbation states for "
                          f"{len(o.perturbations)} perturbations")
-    o._states = list(st["states"])
+    states = list(st["states"])
+    for i, p in enumerate(o.perturbations):
+        # random walks are keyed by the wrapper's seed (a tuple); a file written before
+        # walks were counter-based holds a walk position there: keep the fresh key
+        if isinstance(p, perturb.Drift | perturb.ParameterDrift) \
+                and not isinstance(states[i], tuple):
+            states[i] = o._states[i]
+    o._states = states
     o._base_params = st["base_params"]
+    # files written before the clock existed: the clock was the query count
+    o._clock = int(st.get("clock", st["queries"]))
+    o._probe_queries = int(st.get("probe_queries", 0))
+    o._hold_queries = int(st.get("hold_queries", 0))
 
 
 register(perturb.Perturbed, name="physnn.Perturbed", config=init_args_config,

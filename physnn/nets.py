@@ -23,11 +23,38 @@ import numpy as np
 from .layers import Linear
 from .physical import PhysicalLayer
 
-__all__ = ["Block", "PhysicalNetwork", "PhysicalLayerError", "abs_max_scale", "identity"]
+__all__ = ["Block", "PhysicalNetwork", "PhysicalLayerError", "abs_max_scale", "identity",
+           "layer_name"]
 
 
 class PhysicalLayerError(RuntimeError):
-    """A physical layer failed or returned non-finite values during training or inference."""
+    """A physical layer failed or returned non-finite values during training or inference.
+
+    Attributes
+    ----------
+    layer : str or None
+        The failing layer's name (a :class:`~physnn.CallableLayer`'s ``name``, the wrapped
+        layer's name for a :class:`~physnn.Perturbed`, else its class name).
+    """
+
+    def __init__(self, message: str, *, layer: str | None = None) -> None:
+        super().__init__(message)
+        self.layer = layer
+
+    def __reduce__(self):  # keep ``layer`` through pickling (worker processes)
+        return (_rebuild_layer_error, (str(self), self.layer))
+
+
+def _rebuild_layer_error(message: str, layer: str | None) -> PhysicalLayerError:
+    return PhysicalLayerError(message, layer=layer)
+
+
+def layer_name(layer: PhysicalLayer) -> str:
+    """The name errors and reports use for a physical layer: its ``name`` attribute when it
+    has one (a :class:`~physnn.CallableLayer`, a :class:`~physnn.Perturbed`), else its class
+    name."""
+    name = getattr(layer, "name", None)
+    return name if isinstance(name, str) and name else type(layer).__name__
 
 
 def identity(h: np.ndarray) -> np.ndarray:
@@ -106,10 +133,13 @@ class Block:
         try:
             z = self.physical.forward(u, rng=rng)
         except Exception as exc:
-            raise PhysicalLayerError(f"physical layer {self.physical!r} failed: {exc}") from exc
+            name = layer_name(self.physical)  # only on failure: a layer is only queried
+            raise PhysicalLayerError(f"physical layer {name!r} ({type(self.physical).__name__}) "
+                                     f"failed: {exc}", layer=name) from exc
         if not np.all(np.isfinite(z)):
-            raise PhysicalLayerError(f"physical layer {self.physical!r} returned NaN or infinite "
-                                     "values")
+            name = layer_name(self.physical)
+            raise PhysicalLayerError(f"physical layer {name!r} ({type(self.physical).__name__}) "
+                                     "returned NaN or infinite values", layer=name)
         z = z.astype(self.digital.dtype, copy=False)
         if self.skip:
             return np.concatenate([z, h.astype(self.digital.dtype, copy=False)], axis=1)

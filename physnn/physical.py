@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import math
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -185,6 +187,15 @@ class CallableLayer(PhysicalLayer):
     that :class:`PhysicalQueryError` names the chunk, the attempts and the last cause, and the
     query counter is left unchanged (nothing half-counted).
 
+    With ``timeout`` set, each call of ``fn`` runs in a daemon thread and is abandoned when
+    it has not answered within ``timeout`` seconds: the attempt fails with a
+    :class:`TimeoutError` (retried like any other failure when ``retries`` allows and
+    ``TimeoutError`` is in ``retry_on``). Python cannot stop a hung call: it keeps running in
+    its thread and its late answer is discarded, so a driver that must not be called twice at
+    once should be given ``retries=0``. Each call then gets its own generator, drawn from the
+    layer's (or the given) one, so that an abandoned call never shares a generator with a
+    later one.
+
     Example: ``layer = CallableLayer(lambda x: np.tanh(x @ w), in_features=8, out_features=4)``
 
     Parameters
@@ -206,6 +217,8 @@ class CallableLayer(PhysicalLayer):
         Seed of the layer's own generator (used only when ``fn`` takes ``rng``).
     name : str, optional
         Name used in error messages.
+    timeout : float, optional
+        Seconds one call of ``fn`` may take (``None``: wait forever).
     """
 
     def __init__(
@@ -219,6 +232,7 @@ class CallableLayer(PhysicalLayer):
         retry_on: tuple[type[BaseException], ...] = (Exception,),
         seed: int = 0,
         name: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
@@ -233,6 +247,11 @@ class CallableLayer(PhysicalLayer):
         retry_on = tuple(retry_on)
         if not all(isinstance(e, type) and issubclass(e, BaseException) for e in retry_on):
             raise TypeError(f"retry_on must be a tuple of exception types, got {retry_on!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(
+                timeout, int | float | np.integer | np.floating) or not math.isfinite(timeout)
+                or timeout <= 0):
+            raise ValueError(f"timeout must be a positive number of seconds or None, got "
+                             f"{timeout!r}")
         super().__init__()
         self.fn = fn
         self.in_features = int(in_features)
@@ -243,6 +262,29 @@ class CallableLayer(PhysicalLayer):
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
         self._pass_rng = _accepts_rng(fn)
         self._rng = np.random.default_rng(seed)
+        self.timeout = None if timeout is None else float(timeout)
+
+    def _call(self, chunk: np.ndarray, rng: np.random.Generator) -> Any:
+        """One call of ``fn``, abandoned after ``timeout`` seconds."""
+        if self.timeout is None:
+            return self.fn(chunk, rng=rng) if self._pass_rng else self.fn(chunk)
+        own = np.random.default_rng(rng.integers(2**63)) if self._pass_rng else None
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["y"] = self.fn(chunk, rng=own) if self._pass_rng else self.fn(chunk)
+            except BaseException as exc:  # handed to the caller's thread
+                box["exc"] = exc
+
+        worker = threading.Thread(target=target, name=f"physnn-{self.name}", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            raise TimeoutError(f"no answer within timeout={self.timeout:g} s")
+        if "exc" in box:
+            raise box["exc"]
+        return box["y"]
 
     def _check(self, y: Any, n: int) -> np.ndarray:
         try:
@@ -269,7 +311,7 @@ class CallableLayer(PhysicalLayer):
             attempts = self.retries + 1
             for attempt in range(1, attempts + 1):
                 try:
-                    y = self.fn(chunk.copy(), rng=rng) if self._pass_rng else self.fn(chunk.copy())
+                    y = self._call(chunk.copy(), rng)
                     out[start:start + len(chunk)] = self._check(y, len(chunk))
                     break
                 except PhysicalQueryError as exc:

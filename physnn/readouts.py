@@ -147,16 +147,22 @@ class GoodnessReadout:
                rng: np.random.Generator | None = None) -> np.ndarray:
         """Summed goodness :math:`S_{ic} = \\sum_\\ell G_\\ell(x_i \\oplus c)`, shape (n, K).
 
-        All :math:`K` hypotheses of a sample are measured in one batch.
+        All :math:`K` hypotheses of a sample are measured in one batch and at one instant
+        (:func:`physnn.perturb.same_instant`): a perturbation that changes from query to
+        query sees every hypothesis of sample :math:`i` as it is at that sample's instant,
+        so the vote is not skewed by when each hypothesis happened to be measured.
         """
+        from .perturb import same_instant
+
         k, n = self.num_classes, x.shape[0]
         h = np.concatenate([overlay_labels(x, np.full(n, c), k, mode=self.overlay)
                             for c in range(k)])
         total = np.zeros(k * n)
-        for i, blk in enumerate(net.blocks):
-            yv = blk.digital.forward(blk.measure(h, rng=rng))
-            total += self.block_goodness(i, yv)
-            h = self.next_input(yv)
+        with same_instant(n):
+            for i, blk in enumerate(net.blocks):
+                yv = blk.digital.forward(blk.measure(h, rng=rng))
+                total += self.block_goodness(i, yv)
+                h = self.next_input(yv)
         return total.reshape(k, n).T
 
     def predict_batch(self, net: PhysicalNetwork, x: np.ndarray,

@@ -9,13 +9,21 @@ import pytest
 
 from physnn.perturb import (
     AdditiveNoise,
+    Constant,
+    Cyclic,
     DeadChannels,
     Drift,
     MultiplicativeNoise,
     ParameterDrift,
     Perturbed,
     Quantize,
+    Ramp,
+    RandomWalk,
     Shift,
+    Step,
+    hold,
+    probe,
+    same_instant,
 )
 from physnn.physical import CallableLayer, PhysicalLayer
 
@@ -152,6 +160,9 @@ def test_replay_is_identical_and_seed_matters():
 
 
 def test_failure_leaves_state_untouched():
+    # changed with the explicit clock: Drift keeps no running state any more (its random walk
+    # is a pure function of the seed and the query index); what must not move on a failure
+    # is the clock, the query count and the model's parameters
     calls = {"n": 0}
 
     def sometimes(x):
@@ -162,11 +173,28 @@ def test_failure_leaves_state_untouched():
 
     p = Perturbed(CallableLayer(sometimes, 3, 3), Drift(walk_std=0.1), seed=0)
     p(np.zeros((4, 3)))
-    state = p._states[0].copy()
     with pytest.raises(RuntimeError, match="instrument dropped"):
         p(np.zeros((4, 3)))
-    assert p.queries == 4
-    np.testing.assert_array_equal(p._states[0], state)
+    assert p.queries == 4 and p.clock == 4
+    after = p(np.zeros((4, 3)))
+    fresh = Perturbed(CallableLayer(lambda x: x, 3, 3), Drift(walk_std=0.1), seed=0)
+    fresh(np.zeros((4, 3)))
+    np.testing.assert_array_equal(after, fresh(np.zeros((4, 3))))  # exact continuation
+    # a parameter drift set for the failed batch is undone
+    bad = Perturbed(_Failing(), ParameterDrift("gain", shift=1.0, at_query=0), seed=0)
+    with pytest.raises(RuntimeError, match="scope broke"):
+        bad(_ones(2, 3))
+    assert bad.layer.params.gain == 1.0 and bad.clock == 0 and bad.queries == 0
+
+
+class _Failing(PhysicalLayer):
+    def __init__(self):
+        super().__init__()
+        self.in_features = self.out_features = 3
+        self.params = _Params()
+
+    def _forward(self, x, rng):
+        raise RuntimeError("scope broke")
 
 
 def test_bad_arguments():
@@ -201,3 +229,209 @@ def test_parameter_drift_on_a_hardware_model():
     np.testing.assert_allclose(p(x), 2 * clean, rtol=1e-6)
     p.reset()
     assert layer.params.exposure == 1.0
+
+
+# -- time: windows, schedules, clocks -------------------------------------------------------
+
+
+def test_windows_limit_every_perturbation_to_its_queries():
+    p = Perturbed(_Gain(), Shift(0, offset=1.0, start=3, stop=6),
+                  AdditiveNoise(0.5, start=8), DeadChannels(channels=[0], start=2, stop=4),
+                  seed=0)
+    y = np.r_[p(_ones(4)), p(_ones(5)), p(_ones(3))]  # instants 0..11
+    np.testing.assert_array_equal(y[:2], 1.0)
+    np.testing.assert_array_equal(y[2, 1:], 1.0)  # dead channel 0 at q=2, 3 only
+    np.testing.assert_array_equal(y[2:4, 0], 0.0)
+    np.testing.assert_array_equal(y[4:6], 2.0)  # shifted in [3, 6), channel 0 alive again
+    np.testing.assert_array_equal(y[6:8], 1.0)
+    assert np.all(y[8:] != 1.0)  # noise from q=8 on
+    # a windowed drift starts from zero at its start
+    d = Perturbed(_Gain(), Drift(rate=0.5, start=2, stop=4), seed=0)(_ones(6))
+    np.testing.assert_allclose(d[:, 0], [1, 1, 1, 1.5, 1, 1])
+
+
+def test_dead_outputs_report_what_holds_now_not_later():
+    p = Perturbed(_Gain(n=6), DeadChannels(channels=[1, 4], start=10), seed=0)
+    assert not p.dead_outputs.any()  # they die at query 10, not before
+    np.testing.assert_array_equal(p.dead_outputs_at(10), [0, 1, 0, 0, 1, 0])
+    y = p(_ones(10, 6))
+    assert not p.dead_outputs.any() or p.clock == 10
+    assert np.all(y != 0)
+    np.testing.assert_array_equal(p.dead_outputs, [0, 1, 0, 0, 1, 0])  # clock is 10 now
+    assert np.all(p(_ones(2, 6))[:, [1, 4]] == 0)
+
+
+def test_schedules_values_and_composition():
+    q = np.array([0, 5, 10, 15, 20, 30])
+    np.testing.assert_allclose(Ramp(10, 20, to=2.0)(q), [0, 0, 0, 1, 2, 2])
+    np.testing.assert_allclose(Ramp(10, 20, to=-1.0, initial=1.0)(q), [1, 1, 1, 0, -1, -1])
+    np.testing.assert_allclose(Step(15, 3.0)(q), [0, 0, 0, 3, 3, 3])
+    np.testing.assert_allclose(Cyclic(2.0, period=20)(q), 2 * np.sin(2 * np.pi * q / 20),
+                               atol=1e-12)
+    np.testing.assert_allclose((Ramp(10, 20, to=2.0) + Step(15, 3.0) - 1)(q),
+                               [-1, -1, -1, 3, 4, 4])
+    np.testing.assert_allclose((2 * Step(15, 3.0))(q), [0, 0, 0, 6, 6, 6])
+    assert Constant(0.5)(7) == 0.5 and isinstance(Constant(0.5)(7), float)
+    assert (Ramp(10, 20, to=2.0) + Step(15, -3.0)).bounds == (-3.0, 2.0)
+    assert (Ramp(10, 20, to=2.0) + Cyclic(1.0, 50, start=4)).onset == 4
+    assert Constant(1.0).onset is None and Step(5, 0.0).onset is None
+
+
+def test_random_walk_is_a_function_of_the_query_alone():
+    w = RandomWalk(0.1, seed=3)
+    seq = w(np.arange(3000))
+    assert seq[0] == 0.0
+    np.testing.assert_array_equal(w(np.array([2999, 17, 1500])), seq[[2999, 17, 1500]])
+    steps = np.diff(seq)
+    assert abs(steps.std() - 0.1) < 0.006 and abs(steps.mean()) < 0.01
+    assert not np.array_equal(RandomWalk(0.1, seed=4)(np.arange(50)), seq[:50])
+    late = RandomWalk(0.1, seed=3, start=1000)(np.arange(2000))
+    np.testing.assert_array_equal(late[:1001], 0.0)
+    np.testing.assert_allclose(late[1000:], seq[1000:2000] - seq[1000], atol=1e-12)
+
+
+def test_drift_walk_does_not_depend_on_batching_or_on_the_callers_generator():
+    def make():
+        return Perturbed(_Gain(), Drift(walk_std=0.01, rate=1e-3), seed=5)
+
+    one = make()(np.zeros((1500, 4)))
+    p = make()
+    cut = np.concatenate([p(np.zeros((n, 4)), rng=np.random.default_rng(n))
+                          for n in (1, 700, 33, 766)])
+    np.testing.assert_array_equal(one, cut)
+
+
+def test_schedules_drive_noise_drift_and_parameters():
+    noisy = Perturbed(_Gain(n=2000), AdditiveNoise(Ramp(0, 100, to=0.5)), seed=0)
+    y = noisy(np.zeros((101, 2000)))
+    assert y[0].std() == 0.0 and abs(y[50].std() - 0.25) < 0.02 and abs(y[100].std() - 0.5) < 0.03
+    d = Perturbed(_Gain(), Drift(schedule=Cyclic(1.0, period=4)), seed=0)(_ones(4))
+    np.testing.assert_allclose(d[:, 0], [1, 2, 1, 0], atol=1e-6)
+    layer = _Gain()
+    p = Perturbed(layer, ParameterDrift("gain", schedule=Ramp(0, 20, to=1.0)),
+                  ParameterDrift("gain", at_query=10, shift=0.5), seed=0)
+    for _ in range(3):
+        p(_ones(10))
+    np.testing.assert_allclose(layer.seen, [1.0, 2.0, 2.5])  # two drifts of one name add up
+    with pytest.raises(ValueError, match="std must stay >= 0"):
+        AdditiveNoise(RandomWalk(0.1))
+    with pytest.raises(ValueError, match="std must stay >= 0"):
+        AdditiveNoise(Ramp(0, 10, to=-0.1))
+
+
+def test_probe_measures_as_of_a_query_without_moving_the_deployment():
+    layer = _Gain()
+
+    def make():
+        return Perturbed(layer, Drift(walk_std=0.01, rate=0.001), AdditiveNoise(0.01),
+                         ParameterDrift("gain", at_query=50, shift=1.0), seed=2)
+
+    p = make()
+    served = p(_ones(40))
+    with probe(p):
+        now = p(_ones(3))
+    with probe(p, at=70):
+        later = p(_ones(3))
+    assert p.clock == 40 and p.queries == 46 and p.probe_queries == 6
+    assert layer.params.gain == 1.0  # the probe at 70 set gain 2 and put it back
+    rest = p(_ones(60))
+    ref = make()
+    np.testing.assert_array_equal(np.r_[served, rest], np.r_[ref(_ones(40)), ref(_ones(60))])
+    # the probe sees every row as it is at one instant: the drift of q=40 and q=70
+    clean = Perturbed(_Gain(), Drift(walk_std=0.01, rate=0.001),
+                      ParameterDrift("gain", at_query=50, shift=1.0), seed=2)
+    clean.clock = 40
+    at40 = clean(_ones(1))
+    clean.clock = 70
+    at70 = clean(_ones(1))
+    assert at70[0, 0] > 1.9  # the parameter shift of q=50 has happened
+    assert np.all(np.abs(now - at40) < 0.05) and np.all(np.abs(later - at70) < 0.05)
+    # hold: the same instant semantics, counted as use
+    with hold(p):
+        p(_ones(5))
+    assert p.clock == 100 and p.hold_queries == 5 and p.probe_queries == 6
+
+
+def test_probe_of_one_network_does_not_touch_another():
+    a = Perturbed(_Gain(), Drift(rate=1.0), seed=0)
+    b = Perturbed(_Gain(), Drift(rate=1.0), seed=0)
+    with probe(a):
+        a(_ones(3))
+        b(_ones(3))
+    assert a.clock == 0 and b.clock == 3
+
+
+def test_hypotheses_of_one_sample_share_one_instant():
+    p = Perturbed(_Gain(), Drift(rate=1.0), seed=0)
+    with same_instant(2):
+        y = p(_ones(6))  # 3 hypotheses of 2 samples: rows r -> sample r % 2
+    np.testing.assert_array_equal(y[:, 0], [1, 2, 1, 2, 1, 2])
+    assert p.clock == 2 and p.queries == 6
+    with same_instant(4):
+        p(_ones(6))  # not a multiple: every row its own instant
+    assert p.clock == 8
+
+
+def test_clock_can_be_set_and_replays():
+    p = Perturbed(_Gain(), Drift(walk_std=0.05), seed=1)
+    ref = p(np.zeros((30, 4)))
+    p.clock = 20
+    np.testing.assert_array_equal(p(np.zeros((10, 4))), ref[20:])
+    with pytest.raises(ValueError, match="clock must be >= 0"):
+        p.clock = -1
+
+
+def test_parameters_are_validated_at_construction():
+    with pytest.raises(ValueError, match="Shift.gain has 2 values .* 4 channels"):
+        Perturbed(_Gain(), Shift(0, gain=[1, 2]))
+    Perturbed(_Gain(), Shift(0, gain=[1, 2, 3, 4]))
+    with pytest.raises(ValueError, match="at_query must be an integer query index"):
+        Shift(at_query=float("nan"))
+    with pytest.raises(TypeError, match="at_query must be an integer query index"):
+        Shift(at_query="3")
+    with pytest.raises(ValueError, match="stop must be > start"):
+        AdditiveNoise(0.1, start=5, stop=5)
+    with pytest.raises(ValueError, match="start must be >= 0"):
+        Drift(start=-1)
+    with pytest.raises(TypeError, match="positional argument"):
+        AdditiveNoise(0.1, "output", 3)  # start is keyword-only
+    with pytest.raises(ValueError, match="at_query must be an integer"):
+        ParameterDrift("gain", at_query=2.5)
+    with pytest.raises(ValueError, match="std must be finite"):
+        MultiplicativeNoise(float("inf"))
+    with pytest.raises(ValueError, match="Ramp needs start < stop"):
+        Ramp(10, 10, to=1.0)
+    with pytest.raises(ValueError, match="period must be > 0"):
+        Cyclic(1.0, period=0)
+    with pytest.raises(ValueError, match="bits must be an integer"):
+        Quantize(bits=2.5)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        Perturbed(_Gain(), AdditiveNoise(0.1), seed=float("nan"))
+    assert Shift(1e3).at_query == 1000  # an integral float is a query index
+
+
+def test_onsets_of_perturbations():
+    assert Perturbed(_Gain(), AdditiveNoise(0.0), seed=0).onset is None
+    assert Perturbed(_Gain(), Shift(50, gain=2.0, start=10), DeadChannels(channels=[0],
+                                                                         start=70)).onset == 50
+    assert ParameterDrift("gain", schedule=Step(30, 1.0), start=5).onset == 30
+    assert AdditiveNoise(Ramp(100, 200, to=0.1)).onset == 100
+
+
+def test_parameter_drift_sampled_every_n_queries():
+    layer = _Gain()
+    p = Perturbed(layer, ParameterDrift("gain", schedule=Ramp(0, 100, to=1.0), every=25), seed=0)
+    for _ in range(6):
+        p(_ones(10))
+    np.testing.assert_allclose(layer.seen, [1.0, 1.0, 1.0, 1.25, 1.25, 1.5])
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        ParameterDrift("gain", every=0)
+
+
+def test_probe_reaches_nested_wrappers():
+    inner = Perturbed(_Gain(), Drift(rate=1.0), seed=0)
+    outer = Perturbed(inner, AdditiveNoise(0.0), seed=1)
+    outer(_ones(3))
+    with probe(outer):
+        outer(_ones(2))
+    assert inner.clock == outer.clock == 3

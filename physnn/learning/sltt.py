@@ -225,8 +225,11 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
             z = z0 if (i == 0 and direct) else ops.forward(i, a)
             mem = None
             if net.spiking(i):
-                s, states[i], m = ops.lif(z.reshape(1, *z.shape), states[i])
-                mem, z = m.reshape(z.shape), s.reshape(z.shape)
+                if chosen[t]:  # spikes, and the surrogate factor the backward of t needs
+                    z, states[i], mem = ops.lif_sltt(z, states[i])
+                else:
+                    s, states[i] = ops.lif(z.reshape(1, *z.shape), states[i], record=False)
+                    z = s.reshape(z.shape)
             cache.append((a, mem))
             a = z
         g = ops.loss(a.reshape(B, net.num_classes), yd)
@@ -241,8 +244,7 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
             if i == 0 and defer0:
                 ops.add_(g0_sum, g)
                 break
-            gl, g = ops.backward(i, a_in, g, need_input=i > 0)
-            step_grads[i] = ops.add_grads(step_grads[i], gl)
+            g = ops.backward_into(i, a_in, g, step_grads[i], need_input=i > 0)
         if apply_step is not None:
             apply_step([LayerParams(ops.host(gl.weight), ops.host(gl.bias))
                         for gl in step_grads])
@@ -343,18 +345,42 @@ class _SpikingLearner(ABC):
         self._opt_states: list | None = None
 
     @abstractmethod
-    def _gradients(self, net, x, y, rng) -> tuple[float, list[LayerParams] | None]:
-        """Loss and gradients of one batch (``None`` when already applied)."""
+    def _gradients(self, net, x, y, rng, opt_states) -> tuple[float, list[LayerParams] | None]:
+        """Loss and gradients of one batch (``None`` when already applied to ``net.params``
+        and ``opt_states`` step by step)."""
 
     def update(self, net: SpikingNetwork, x: np.ndarray, y: np.ndarray, *,
                rng: np.random.Generator) -> float:
-        """One optimisation step on a batch; returns the batch loss."""
-        if self._opt_states is None or len(self._opt_states) != len(net.params):
-            self._opt_states = [self.optimizer.init(p) for p in net.params]
-        loss, grads = self._gradients(net, x, y, rng)
-        for i, g in enumerate(grads or ()):
-            net.params[i], self._opt_states[i] = self.optimizer.step(net.params[i], g,
-                                                                     self._opt_states[i])
+        """One optimisation step on a batch; returns the batch loss.
+
+        The update is atomic: every layer's new parameters and optimizer state are computed
+        first (online SLTT steps on working copies), checked to be finite, and only then
+        assigned. If anything fails or is interrupted on the way (an exception, a
+        ``KeyboardInterrupt``, a non-finite loss or parameter), the network and the learner
+        keep the parameters and state they had before the call.
+        """
+        states = self._opt_states
+        if states is None or len(states) != len(net.params):
+            states = [self.optimizer.init(p) for p in net.params]
+        committed = net.params
+        work_params, work_states = list(committed), list(states)
+        net.params = work_params  # what the gradient pass (and online SLTT's steps) read
+        try:
+            loss, grads = self._gradients(net, x, y, rng, work_states)
+            for i, g in enumerate(grads or ()):
+                work_params[i], work_states[i] = self.optimizer.step(work_params[i], g,
+                                                                     work_states[i])
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"{self.name}: the batch loss is {loss}; lower the "
+                                         "learning rate or check the inputs' scale")
+            for i, p in enumerate(work_params):
+                if not (np.all(np.isfinite(p.weight)) and np.all(np.isfinite(p.bias))):
+                    raise FloatingPointError(f"{self.name}: layer {i}'s new parameters are not "
+                                             "finite; nothing was updated")
+        finally:
+            net.params = committed
+        committed[:] = work_params  # commit: one assignment each
+        self._opt_states = work_states
         return loss
 
     def predict(self, net: SpikingNetwork, x: np.ndarray, *, batch_size: int = 512,
@@ -465,7 +491,7 @@ class BPTT(_SpikingLearner):
 
     name = "BPTT"
 
-    def _gradients(self, net, x, y, rng):
+    def _gradients(self, net, x, y, rng, opt_states):
         return bptt_gradients(net, x, y, self.num_steps, encoder=self.encoder, rng=rng,
                               backend=self.backend)
 
@@ -499,13 +525,13 @@ class SLTT(_SpikingLearner):
         self.k = None if k is None else int(k)
         self.name = "SLTT" if k is None else f"SLTT-{k}"
 
-    def _gradients(self, net, x, y, rng):
+    def _gradients(self, net, x, y, rng, opt_states):
         apply_step = None
         if self.online:
-            def apply_step(step_grads):
+            def apply_step(step_grads):  # on the working copies update() hands in
                 for i, g in enumerate(step_grads):
-                    net.params[i], self._opt_states[i] = self.optimizer.step(
-                        net.params[i], g, self._opt_states[i])
+                    net.params[i], opt_states[i] = self.optimizer.step(
+                        net.params[i], g, opt_states[i])
         loss, grads = sltt_gradients(net, x, y, self.num_steps, k=self.k, encoder=self.encoder,
                                      rng=rng, apply_step=apply_step, backend=self.backend)
         return loss, (None if self.online else grads)  # online: applied step by step
