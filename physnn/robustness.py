@@ -335,11 +335,12 @@ class ChangeDetector:
     h: float = 5.0
     warmup: int = 8
     hold_steps: int = 20
-    _ref: list = field(default_factory=list, repr=False)
-    _p0: float | None = field(default=None, repr=False)
-    _c: float = field(default=0.0, repr=False)
-    _alarm_for: int = field(default=0, repr=False)
-    alarms: int = field(default=0, repr=False)
+    _ref: list = field(default_factory=list, init=False, repr=False)
+    _p0: float | None = field(default=None, init=False, repr=False)
+    _c: float = field(default=0.0, init=False, repr=False)
+    _alarm_for: int = field(default=0, init=False, repr=False)
+    #: Alarms raised since the last :meth:`reset`.
+    alarms: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         _positive("k", self.k)
