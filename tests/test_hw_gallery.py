@@ -30,6 +30,36 @@ def test_gallery_writes_png_and_json(tmp_path, data_dir, monkeypatch, quick):
     assert metrics["microwave"]["max_reciprocity_error"] < 1e-9
     assert len(metrics["microwave"]["frequencies"]) == (61 if quick else 241)
     assert metrics["spiking"]["total_spikes_perturbed"] < metrics["spiking"]["total_spikes_clean"]
+    from physnn.experiments.hardware_gallery import claim
+
+    said = json.loads(done.json_path.read_text())["claim"]
+    assert said == claim(metrics) and "gives fewer spikes" in said
+    assert f"({metrics['spiking']['total_spikes_perturbed']} vs " in said
+
+
+def fake_gallery_metrics(contrast=1.0, spikes_clean=600, spikes_perturbed=500):
+    return {
+        "optical": {"speckle_contrast": contrast, "perturbation": "p",
+                    "correlation_clean_perturbed": 0.7},
+        "microwave": {"max_reciprocity_error": 1e-15, "perturbation": "p",
+                      "mean_abs_change_between_configs": 0.05,
+                      "mean_abs_change_perturbed": 0.02},
+        "acoustic": {"r2_test_variance_weighted": 0.98, "r2_test_linear_fit": 0.95,
+                     "perturbation": "p", "relative_change_perturbed": 0.5},
+        "acoustic_physics": {"perturbation": "p", "relative_change": 0.05},
+        "spiking": {"perturbation": "p", "total_spikes_clean": spikes_clean,
+                    "total_spikes_perturbed": spikes_perturbed},
+    }
+
+
+def test_gallery_claim_follows_the_numbers():
+    from physnn.experiments.hardware_gallery import claim
+
+    assert "gives fewer spikes (500 vs 600)" in claim(fake_gallery_metrics())
+    assert "gives more spikes (700 vs 600)" in claim(fake_gallery_metrics(spikes_perturbed=700))
+    assert "(fully developed speckle" in claim(fake_gallery_metrics())
+    assert "not fully developed speckle" in claim(fake_gallery_metrics(contrast=0.6))
+    assert "held-out R² 0.980 (a linear fit 0.950)" in claim(fake_gallery_metrics())
 
 
 def test_gallery_without_acoustic_data_exits_nonzero(tmp_path):
