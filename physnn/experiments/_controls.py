@@ -165,40 +165,66 @@ def _check_xy(x_tr, y_tr, x_te, y_te) -> tuple[np.ndarray, ...]:
 
 
 def digital_same_params(n_params: int, x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray,
-                        y_te: np.ndarray, *, seed: int, max_iter: int = 200) -> dict:
+                        y_te: np.ndarray, *, seed: int, max_epochs: int = 200,
+                        patience: int = 30, validation: float = 0.2) -> dict:
     r"""A digital MLP with about ``n_params`` trainable parameters, trained by backprop.
 
     One ReLU hidden layer of width :math:`h = \max(1, \mathrm{round}((P - k) / (d + 1 + k)))`
     for ``P = n_params``, ``d`` input features and ``k`` classes, so that
     :math:`(d + 1) h + (h + 1) k \approx P`. Inputs are standardised on the training set;
-    scikit-learn's ``MLPClassifier`` (Adam) stops when the accuracy on 10 % of the training
-    data, held out, stops improving (10 epochs), at most ``max_iter`` epochs.
+    scikit-learn's ``MLPClassifier`` trains with Adam on mini-batches of 16..64 samples (so a
+    small training set still gets several steps per epoch).
+
+    The number of epochs is chosen on validation: the network is trained on the training data
+    less a stratified ``validation`` fraction (drawn with ``seed``), scored there after every
+    epoch until ``patience`` epochs bring no improvement (at most ``max_epochs``); a fresh
+    network is then trained on all of the training data for the best epoch count and tested.
 
     Returns
     -------
     dict
         ``accuracy`` (test), ``hidden``, ``params`` (actual count), ``macs_per_sample``
-        (:math:`d h + h k`), ``epochs`` run.
+        (:math:`d h + h k`), ``epochs`` (chosen on validation), ``validation_accuracy``.
     """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
+    from ._base import validation_split
+
     x_tr, y_tr, x_te, y_te = _check_xy(x_tr, y_tr, x_te, y_te)
     if int(n_params) < 1:
         raise ValueError(f"n_params must be >= 1, got {n_params}")
-    d, k = x_tr.shape[1], len(np.unique(y_tr))
+    if int(max_epochs) < 1 or int(patience) < 1:
+        raise ValueError(f"max_epochs and patience must be >= 1, got {max_epochs}, {patience}")
+    classes = np.unique(y_tr)
+    d, k = x_tr.shape[1], len(classes)
     h = max(1, int(round((int(n_params) - k) / (d + 1 + k))))
-    a, b = _standardize(x_tr, x_te)
-    clf = MLPClassifier(hidden_layer_sizes=(h,), early_stopping=True, validation_fraction=0.1,
-                        n_iter_no_change=10, max_iter=int(max_iter), random_state=int(seed))
+
+    def model(n: int) -> MLPClassifier:
+        return MLPClassifier(hidden_layer_sizes=(h,), random_state=int(seed),
+                             batch_size=min(64, max(16, n // 8)))
+
+    fit, val = validation_split(y_tr, validation, int(seed))
+    a, b = _standardize(x_tr[fit], x_tr[val])
+    best, best_epoch, m = -1.0, 1, model(len(fit))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(a, y_tr)
-    return {"accuracy": float(clf.score(b, y_te)), "hidden": h,
+        for epoch in range(1, int(max_epochs) + 1):
+            m.partial_fit(a, y_tr[fit], classes=classes)
+            score = float(m.score(b, y_tr[val]))
+            if score >= best:  # on a tie, the longer training
+                best, best_epoch = score, epoch
+            elif epoch - best_epoch >= int(patience):
+                break
+        a, b = _standardize(x_tr, x_te)
+        m = model(len(x_tr))
+        for _ in range(best_epoch):
+            m.partial_fit(a, y_tr, classes=classes)
+    return {"accuracy": float(m.score(b, y_te)), "hidden": h,
             "params": int((d + 1) * h + (h + 1) * k), "macs_per_sample": int(d * h + h * k),
-            "epochs": int(clf.n_iter_)}
+            "epochs": int(best_epoch), "validation_accuracy": best}
 
 
 def logistic_regression(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarray,
