@@ -4,7 +4,8 @@
                                      [--negatives 1] [--backends cpu,cuda] [--json out.json]
                                      [--inputs 784]
 
-The network is that of ``experiments/phyll_fashion_optics.py``: two optical speckle blocks
+The network is that of the ``phyll_fashion_optics`` experiment
+(:func:`physnn.experiments.phyll_fashion_optics.build_network`): two optical speckle blocks
 (NumPy, 794 SLM pixels -> camera C x C) with digital ``Linear([camera; input] -> H)`` layers,
 PhyLL with 5 inner Adam steps per batch of 128, on random Fashion-sized inputs (the times do
 not depend on the pixel values). For each backend: the median time of ``--batches`` updates
@@ -39,16 +40,15 @@ def main(argv: list[str] | None = None) -> dict:
     if args.batches < 1:
         ap.error(f"--batches must be >= 1, got {args.batches}")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    for p in (REPO, REPO / "experiments"):
-        if str(p) not in sys.path:
-            sys.path.insert(0, str(p))
+    if str(REPO) not in sys.path:  # run from a checkout without installing
+        sys.path.insert(0, str(REPO))
 
     import numpy as np
-    from phyll_fashion_optics import build_network
 
     import physnn as pn
     from physnn.backends import available_backends
     from physnn.bench._common import gpu_name, write_record
+    from physnn.experiments.phyll_fashion_optics import build_network
 
     wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
     rng = np.random.default_rng(0)

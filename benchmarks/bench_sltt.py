@@ -3,9 +3,9 @@
     python benchmarks/bench_sltt.py [--steps 4,8,16,32,64] [--repeats 7] [--threads 1]
                                     [--device cpu|cuda] [--json out/bench_sltt.json]
 
-The networks, batch (128), width (256) and measurement are those of
-``experiments/sltt_vs_bptt.py`` (:func:`time_and_memory`): the spiking MLP 784-256-256-10 and
-the small spiking CNN, the same initial weights for every method, the median of
+The networks, batch (128), width (256) and measurement are those of the ``sltt_vs_bptt``
+experiment (:func:`physnn.experiments.sltt_vs_bptt.time_and_memory`): the spiking MLP
+784-256-256-10 and the small spiking CNN, the same initial weights for every method, the median of
 ``--repeats`` batches after a warm-up. ``--threads 1`` (the default) runs numba, BLAS and
 torch on one thread each, the same footing for all, and steady on a busy machine; ``0``
 leaves every library its default. Prints one row per (network, T) with the ratios the SLTT
@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> dict:
             numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
         else:  # before numba starts its pool (setting it later is an error in numba)
             os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
-    for p in (REPO, REPO / "experiments"):
-        if str(p) not in sys.path:
-            sys.path.insert(0, str(p))
+    if str(REPO) not in sys.path:  # run from a checkout without installing
+        sys.path.insert(0, str(REPO))
     try:
         return _run(args)
     finally:
@@ -57,13 +56,9 @@ def main(argv: list[str] | None = None) -> dict:
 def _run(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    try:
-        from physnn.experiments.sltt_vs_bptt import device_name, time_and_memory
-    except ImportError:  # a checkout where the experiment is still a script
-        from sltt_vs_bptt import device_name, time_and_memory
-
     from physnn._threads import one_blas_thread
     from physnn.bench._common import write_record
+    from physnn.experiments.sltt_vs_bptt import device_name, time_and_memory
 
     snn = not args.no_snntorch
     if snn:

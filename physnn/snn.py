@@ -276,7 +276,8 @@ class SpikingNetwork:
         r"""Simulate the network and return the readout layer's output at every step.
 
         The same computation as the learners' inference (:meth:`physnn.learning.SLTT.predict`
-        and :meth:`~physnn.learning.BPTT.predict`), step by step on the CPU: at step
+        and :meth:`~physnn.learning.BPTT.predict`), by the same loop
+        (:func:`physnn.learning.sltt.forward_steps`), on the CPU: at step
         :math:`t` each layer ``i`` computes :math:`z^i_t = W_i a^{i-1}_t + b_i` from the
         previous layer's spikes :math:`a^{i-1}_t` (:math:`a^0_t = x_t`), and every layer but
         the readout feeds LIF neurons (:attr:`beta`, :attr:`threshold`, :attr:`convention`,
@@ -335,22 +336,18 @@ class SpikingNetwork:
             raise ValueError(f"x must hold at least one step and one sample, got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("x contains NaN or infinite values")
-        L = len(self.layers)
+        from .learning._snn_ops import HostOps
+        from .learning.sltt import forward_steps
+
         states = self._check_state(state, B)
         C = self.num_classes
         out = np.empty((T, B, C), np.float32)
+        xs = x.reshape(B, *self.in_shape) if static else x.reshape(T, B, *self.in_shape)
         with one_blas_thread():
-            xs = x.reshape(B, *self.in_shape) if static else x.reshape(T, B, *self.in_shape)
-            z0 = self.layers[0].forward(self.params[0], xs) if static else None
-            for t in range(T):
-                a = xs if static else xs[t]
-                for i in range(L):
-                    z = z0 if (i == 0 and static) else self.layers[i].forward(self.params[i], a)
-                    if self.spiking(i):
-                        s, states[i] = self.lif_step(z.reshape(1, *z.shape), states[i],
-                                                     record=False)
-                        z = s.reshape(z.shape)
-                    a = z
+            # the learners' inference loop (physnn.learning.sltt.forward_steps), on the CPU
+            steps = forward_steps(self, HostOps(self), T, (lambda t: xs) if static
+                                  else (lambda t: xs[t]), states, static=static)
+            for t, a in enumerate(steps):
                 out[t] = a.reshape(B, C)
         return (out, states) if return_state else out
 

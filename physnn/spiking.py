@@ -235,16 +235,33 @@ def _param(name: str, value: Any, feat: tuple, N: int, *, lo: float | None = Non
     return np.ascontiguousarray(arr)
 
 
-def spikingjelly_tau(beta: np.ndarray, dtype: Any) -> np.ndarray:
-    r"""SpikingJelly's time constant :math:`\tau = 1 / (1 - \beta)` for ``beta`` given as
-    float64 values, computed in float64 and rounded once to ``dtype``.
+def spikingjelly_tau(beta: Any, dtype: Any) -> Any:
+    r"""SpikingJelly's time constant :math:`\tau = 1 / (1 - \beta)` for ``beta`` as given,
+    computed in float64 and rounded once to ``dtype``.
 
     This is what ``LIFNode(tau=1 / (1 - beta))`` runs with when ``tau`` is computed in Python
     from a Python float ``beta``: PyTorch rounds the Python scalar ``tau`` to the tensor's
     dtype in ``v / tau``. With ``beta = 0.9`` that is ``tau = 10.0`` exactly in float32,
     where rounding ``beta`` to float32 first would give 9.999998. ``beta = 1`` gives
-    ``tau = inf`` (no leak).
+    ``tau = inf`` (no leak). Every ``convention="spikingjelly"`` path derives its ``tau``
+    here: :func:`lif` and :class:`physnn.snn.SpikingNetwork` from the float64 parameters, and
+    :mod:`physnn.torch_ops` from the ``beta`` tensor before it is cast to the input's dtype.
+
+    Parameters
+    ----------
+    beta : array_like or torch.Tensor
+        Membrane decay; a float64 array (a Python float keeps its double precision), or a
+        PyTorch tensor, widened to float64 on its device.
+    dtype : numpy dtype or torch.dtype
+        The precision ``tau`` is rounded to (a ``torch.dtype`` for a tensor ``beta``).
+
+    Returns
+    -------
+    ndarray or torch.Tensor
+        ``tau``, of ``beta``'s shape, in ``dtype``.
     """
+    if type(beta).__module__.startswith("torch"):  # a tensor: the same rule, on its device
+        return (1.0 / (1.0 - beta.double())).to(dtype)
     with np.errstate(divide="ignore"):
         return (1.0 / (1.0 - np.asarray(beta, dtype=np.float64))).astype(dtype)
 

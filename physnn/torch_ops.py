@@ -38,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from .kernels import grad_cpu, lif_cpu
-from .spiking import _CONVENTIONS, _RESETS, LIFState, SynapticState, _raise_if_bad
+from .spiking import _CONVENTIONS, _RESETS, LIFState, SynapticState, _raise_if_bad, spikingjelly_tau
 from .surrogate import Surrogate, get_surrogate
 
 __all__ = ["LIF", "Synaptic", "SynapticState", "lif_spikes"]
@@ -82,11 +82,6 @@ def _check_finite_flags(bad: Any, stream: Any = None) -> None:
     _raise_if_bad(np.asarray(bad, dtype=bool), "x")
 
 
-def _tau(beta: Tensor) -> Tensor:
-    """SpikingJelly time constant ``1 / (1 - beta)`` (inf at beta = 1), rounded once."""
-    return (1.0 / (1.0 - beta.double())).to(beta.dtype)
-
-
 # ----------------------------------------------------------------------------- custom ops
 #
 # Shapes inside the ops: x, spikes, records [T, B, N]; states [B, N]; parameters [N]; all
@@ -97,17 +92,21 @@ def _tau(beta: Tensor) -> Tensor:
 
 @torch.library.custom_op(
     "physnn::lif", mutates_args=(),
-    schema="(Tensor x, Tensor beta, Tensor threshold, Tensor state, int reset, int convention, "
-           "int surrogate_kind, float surrogate_param, bool detach_reset, bool record) -> "
-           "(Tensor, Tensor, Tensor)")
-def _lif_op(x, beta, threshold, state, reset, convention, surrogate_kind, surrogate_param,
+    schema="(Tensor x, Tensor beta, Tensor tau, Tensor threshold, Tensor state, int reset, "
+           "int convention, int surrogate_kind, float surrogate_param, bool detach_reset, "
+           "bool record) -> (Tensor, Tensor, Tensor)")
+def _lif_op(x, beta, tau, threshold, state, reset, convention, surrogate_kind, surrogate_param,
             detach_reset, record):
-    """LIF forward: ``(spikes, membrane record or a [1, 1, 1] placeholder, final state)``."""
-    x, beta, threshold = x.contiguous(), beta.contiguous(), threshold.contiguous()
+    """LIF forward: ``(spikes, membrane record or a [1, 1, 1] placeholder, final state)``.
+
+    ``tau`` is the spikingjelly convention's time constant, derived from ``beta`` as the
+    caller gave it (:func:`_lif_apply`); it carries no gradient (``beta``'s goes through the
+    backward kernel)."""
+    x, beta, tau, threshold = (x.contiguous(), beta.contiguous(), tau.contiguous(),
+                               threshold.contiguous())
     spikes = torch.empty_like(x)
     membrane = torch.empty_like(x) if record else x.new_empty((1, 1, 1))
     st = state.detach().clone(memory_format=torch.contiguous_format)
-    tau = _tau(beta)
     if x.is_cuda:
         from .kernels import grad_cuda
 
@@ -125,7 +124,7 @@ def _lif_op(x, beta, threshold, state, reset, convention, surrogate_kind, surrog
 
 
 @_lif_op.register_fake
-def _(x, beta, threshold, state, reset, convention, surrogate_kind, surrogate_param,
+def _(x, beta, tau, threshold, state, reset, convention, surrogate_kind, surrogate_param,
       detach_reset, record):
     membrane = torch.empty_like(x) if record else x.new_empty((1, 1, 1))
     return torch.empty_like(x), membrane, torch.empty_like(state)
@@ -171,7 +170,7 @@ def _(grad_spikes, grad_state, membrane, spikes, state, beta, threshold, reset, 
 
 
 def _lif_setup_context(ctx, inputs, output):
-    x, beta, threshold, state, *cfg, record = inputs
+    x, beta, _, threshold, state, *cfg, record = inputs
     spikes, membrane, _ = output
     ctx.save_for_backward(membrane, spikes, state, beta, threshold)
     ctx.cfg = tuple(cfg)
@@ -190,7 +189,7 @@ def _lif_backward(ctx, grad_spikes, grad_membrane, grad_state):
         grad_state = torch.zeros_like(state)
     gx, g0, gb, gt = _lif_grad_op(grad_spikes, grad_state, membrane, spikes, state, beta,
                                   threshold, *ctx.cfg)
-    return gx, gb, gt, g0, None, None, None, None, None, None
+    return gx, gb, None, gt, g0, None, None, None, None, None, None
 
 
 _lif_op.register_autograd(_lif_backward, setup_context=_lif_setup_context)
@@ -387,11 +386,15 @@ def _lif_apply(x: Tensor, state: Tensor | None, beta: Tensor, threshold: Tensor,
     T, B = x.shape[:2]
     N = math.prod(x.shape[2:])
     st = _state_tensor("state", state, x)
-    beta_n = _flat_param("beta", beta.clamp(0, 1), x)
+    beta = beta.clamp(0, 1)
+    beta_n = _flat_param("beta", beta, x)
+    # tau from beta as given (a Python float: float64), rounded once to x's dtype, as
+    # physnn.lif and SpikingJelly derive it (not from beta_n, already rounded to x's dtype)
+    tau_n = _flat_param("tau", spikingjelly_tau(beta.detach(), x.dtype), x)
     thr_n = _flat_param("threshold", threshold, x)
     record = _needs_record(x, st, beta_n, thr_n)
-    spikes, _, st_out = _lif_op(x.reshape(T, B, N), beta_n, thr_n, st, reset, conv, sg.kind,
-                                sg.param, detach_reset, record)
+    spikes, _, st_out = _lif_op(x.reshape(T, B, N), beta_n, tau_n, thr_n, st, reset, conv,
+                                sg.kind, sg.param, detach_reset, record)
     return spikes.reshape(x.shape), st_out.reshape(x.shape[1:])
 
 
@@ -472,9 +475,15 @@ class LIF(nn.Module):
     back in to continue (gradients flow through it too).
 
     Parameters given as numbers are stored as float32 (as snntorch does); ``module.double()``
-    (or float64 tensors) keeps them in float64. With float64 data the atan surrogate's
-    :math:`\pi/2` is the float32 constant the kernels share with the float32 path (a
-    relative 1e-8 change of its slope). Without grad mode (or nothing requiring grad) the
+    (or float64 tensors) keeps them in float64. One exception: with
+    ``convention="spikingjelly"`` a fixed ``beta`` given as a number is kept in float64, as
+    SpikingJelly keeps its Python float ``tau``: ``tau = 1 / (1 - beta)`` is derived from it
+    in float64 and rounded once to ``x``'s dtype (:func:`physnn.spiking.spikingjelly_tau`,
+    the rule of :func:`physnn.lif`), so ``LIF(0.9, convention="spikingjelly")`` runs with
+    ``tau = 10.0`` exactly, where float32 ``beta`` would give 9.999998. ``tau`` always comes
+    from ``beta`` as stored, before the cast to ``x``'s dtype. The surrogate constants are
+    those of ``x``'s precision (the atan surrogate's :math:`\pi/2` is exact in float64).
+    Without grad mode (or nothing requiring grad) the
     membrane is not recorded. An input with NaN or inf raises ``ValueError`` (on CUDA that
     check waits for the forward kernel).
 
@@ -511,7 +520,10 @@ class LIF(nn.Module):
         self._reset = _choice("reset", reset, _RESETS)
         self._conv = _choice("convention", convention, _CONVENTIONS)
         self.detach_reset = bool(detach_reset)
-        b = _as_tensor_param("beta", beta, lo=0.0, hi=1.0)
+        # a fixed spikingjelly beta keeps a number's double precision (tau derives from it)
+        exact = convention == "spikingjelly" and not learn_beta
+        b = _as_tensor_param("beta", beta, lo=0.0, hi=1.0,
+                             dtype=torch.float64 if exact else torch.float32)
         t = _as_tensor_param("threshold", threshold)
         if learn_beta:
             self.beta = nn.Parameter(b)

@@ -14,26 +14,12 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
 
 cuda = pytest.importorskip("numba.cuda")
 
+from ptx_util import pretend_hopper, ptx_or_skip  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _pretend_hopper(monkeypatch):
-    """Device functions compile for the current device; with no GPU, say it is a Hopper."""
-    from types import SimpleNamespace
-
-    import numba.cuda.dispatcher as dispatcher
-
-    monkeypatch.setattr(dispatcher, "get_current_device",
-                        lambda: SimpleNamespace(compute_capability=(9, 0)))
-
-
-def _ptx_or_skip(kernel, sig):
-    try:
-        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
-    except Exception as exc:  # toolkit (NVVM) missing: not a kernel error
-        if "NVVM" in str(exc) or "libnvvm" in str(exc).lower() or "CUDA_HOME" in str(exc):
-            pytest.skip(f"CUDA toolkit not installed: {exc}")
-        raise
-    return ptx
+    pretend_hopper(monkeypatch)
 
 
 def _sigs(f):
@@ -55,7 +41,7 @@ def _sigs(f):
 def test_grad_kernel_compiles_to_ptx(name, dtype):
     from physnn.kernels import grad_cuda
 
-    ptx = _ptx_or_skip(getattr(grad_cuda, name), _sigs(dtype)[name])
+    ptx = ptx_or_skip(getattr(grad_cuda, name), _sigs(dtype)[name])
     assert ".entry" in ptx or ".visible" in ptx
     if dtype == "float32":
         assert not re.search(r"\.f64\b", ptx), f"{name} promotes float32 to float64"

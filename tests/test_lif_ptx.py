@@ -14,27 +14,12 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
 
 cuda = pytest.importorskip("numba.cuda")
 
+from ptx_util import pretend_hopper, ptx_or_skip  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _pretend_hopper(monkeypatch):
-    """Device functions are compiled for the current device's compute capability; with no
-    GPU here, say it is a Hopper (9.0), the target the PTX is built for."""
-    from types import SimpleNamespace
-
-    import numba.cuda.dispatcher as dispatcher
-
-    monkeypatch.setattr(dispatcher, "get_current_device",
-                        lambda: SimpleNamespace(compute_capability=(9, 0)))
-
-
-def _ptx_or_skip(kernel, sig):
-    try:
-        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
-    except Exception as exc:  # toolkit (NVVM) missing: not a kernel error
-        if "NVVM" in str(exc) or "libnvvm" in str(exc).lower() or "CUDA_HOME" in str(exc):
-            pytest.skip(f"CUDA toolkit not installed: {exc}")
-        raise
-    return ptx
+    pretend_hopper(monkeypatch)
 
 
 F3, F2, F1 = "float32[:, :, ::1]", "float32[:, ::1]", "float32[::1]"
@@ -59,7 +44,7 @@ U3, U1 = "uint8[:, :, ::1]", "uint8[::1]"
 def test_kernel_compiles_to_ptx(name, sig):
     from physnn.kernels import lif_cuda
 
-    ptx = _ptx_or_skip(getattr(lif_cuda, name), sig)
+    ptx = ptx_or_skip(getattr(lif_cuda, name), sig)
     assert ".entry" in ptx or ".visible" in ptx
     # float32 all the way: no double-precision arithmetic in the forward time loop
     if "forward" in name:
@@ -77,7 +62,7 @@ def test_atan_constant_has_the_kernel_precision(dtype):
     from physnn.kernels import lif_cuda
 
     a3, a1 = f"{dtype}[:, :, ::1]", f"{dtype}[::1]"
-    ptx = _ptx_or_skip(lif_cuda._sltt_backward_kernel,
+    ptx = ptx_or_skip(lif_cuda._sltt_backward_kernel,
                        f"void({a3}, {a3}, {a1}, int64, {dtype}, {a3})")
     if dtype == "float64":
         assert "0d3FF921FB54442D18" in ptx  # math.pi / 2
@@ -115,7 +100,7 @@ def test_spiking_network_kernel_compiles_to_ptx(name, args, sig):
     kernel = getattr(snn_cuda, name)
     if args is not None:
         kernel = kernel(*args)
-    ptx = _ptx_or_skip(kernel, sig)
+    ptx = ptx_or_skip(kernel, sig)
     assert ".entry" in ptx or ".visible" in ptx
 
 
@@ -135,5 +120,5 @@ def test_local_learner_kernel_compiles_to_ptx(name, sig):
     """The digital side of the local learners on CUDA (:mod:`physnn.kernels.dense_cuda`)."""
     from physnn.kernels import dense_cuda
 
-    ptx = _ptx_or_skip(getattr(dense_cuda, name), sig)
+    ptx = ptx_or_skip(getattr(dense_cuda, name), sig)
     assert ".entry" in ptx or ".visible" in ptx

@@ -151,3 +151,54 @@ def test_source_tag_follows_the_rules_source(tmp_path):
         spec.loader.exec_module(module)
         tags.append(source_tag(module))
     assert tags[0] != tags[1] and tags[0] == tags[2]
+
+
+@pytest.mark.parametrize("module", ["lif_cpu", "grad_cpu"])
+def test_drivers_run_serial_on_one_thread_or_a_small_problem(module, monkeypatch):
+    """The LIF drivers and the full-BPTT drivers of physnn.torch_ops pick their build by one
+    rule (lif_cpu.parallel_pays): parallel only from SERIAL_BELOW neuron-steps up and with
+    more than one numba thread."""
+    import numba
+
+    from physnn.kernels import grad_cpu
+
+    picked = []
+    if module == "grad_cpu":
+        real = grad_cpu._variant.__wrapped__
+        monkeypatch.setattr(grad_cpu, "_variant", lambda name, parallel, **kw: (
+            picked.append(parallel) or real(name, parallel, **kw)))
+    else:
+        real = lif_cpu._bptt_variant.__wrapped__
+        monkeypatch.setattr(lif_cpu, "_bptt_variant", lambda *a: (
+            picked.append(a[-1]) or real(*a)))
+    big = (1, 2, lif_cpu.SERIAL_BELOW // 2)  # SERIAL_BELOW neuron-steps exactly
+    small = (1, 2, 8)
+    for shape in (big, small):
+        g = np.zeros(shape, np.float32)
+        p = np.full(shape[2], 0.5, np.float32)
+        st = np.zeros(shape[1:], np.float32)
+        if module == "grad_cpu":
+            grad_cpu.lif_grad(g, st, g, g, st, p, p, SG_ATAN, 2.0, RESET_SUBTRACT,
+                              CONV_SNNTORCH, False, np.empty_like(g), np.empty_like(st),
+                              np.empty_like(st), np.empty_like(st))
+        else:
+            lif_cpu.lif_bptt(g, g, g, p, p, SG_ATAN, np.float32(2.0), RESET_SUBTRACT,
+                             CONV_SNNTORCH, False, np.empty_like(g), st.copy())
+    assert picked == [numba.get_num_threads() > 1, False]
+    picked.clear()
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        g = np.zeros(big, np.float32)
+        p = np.full(big[2], 0.5, np.float32)
+        st = np.zeros(big[1:], np.float32)
+        if module == "grad_cpu":
+            grad_cpu.lif_grad(g, st, g, g, st, p, p, SG_ATAN, 2.0, RESET_SUBTRACT,
+                              CONV_SNNTORCH, False, np.empty_like(g), np.empty_like(st),
+                              np.empty_like(st), np.empty_like(st))
+        else:
+            lif_cpu.lif_bptt(g, g, g, p, p, SG_ATAN, np.float32(2.0), RESET_SUBTRACT,
+                             CONV_SNNTORCH, False, np.empty_like(g), st.copy())
+    finally:
+        numba.set_num_threads(threads)
+    assert picked == [False]

@@ -231,3 +231,38 @@ def test_diverged_currents_stop_training_with_a_clear_error():
         sltt_gradients(net, x, y, 3)
     with pytest.raises(FloatingPointError, match="non-finite input current"):
         bptt_gradients(net, x, y, 3)
+
+
+@pytest.mark.parametrize("readout,encoder", [("membrane", "direct"), ("spike_count", "direct"),
+                                             ("membrane", "rate")])
+def test_sltt_block_schedule_equals_step_by_step(readout, encoder, monkeypatch):
+    """On the CPU, SLTT runs large Dense layers a block of steps at a time (one product over
+    the block's rows, one LIF call per block); the gradients and the loss are those of the
+    step-by-step loop bit for bit, its memory stays flat in T, and a diverging current is
+    still refused."""
+    from physnn.learning._snn_ops import HostOps
+
+    # a 128 x 256 x 256 step is large enough for the block schedule (HostOps.merges)
+    net = SpikingNetwork([Dense(256, 256), Dense(256, 256), Dense(256, 10)], beta=0.5,
+                         readout=readout, seed=4)
+    rng = np.random.default_rng(9)
+    x = rng.uniform(0, 1, size=(128, 256)).astype(np.float32)
+    y = rng.integers(0, 10, size=128)
+    ops = HostOps(net)
+    assert ops.block_steps(128, 5) == 2 and ops.merges(1, 128) and not ops.merges(2, 128)
+    blocks = sltt_gradients(net, x, y, 5, encoder=encoder, rng=np.random.default_rng(1))
+    monkeypatch.setattr(HostOps, "BLOCK_ROWS", 0)  # one step per block: the step loop
+    steps = sltt_gradients(net, x, y, 5, encoder=encoder, rng=np.random.default_rng(1))
+    monkeypatch.undo()
+    assert blocks[0] == steps[0]
+    for a, b in zip(blocks[1], steps[1], strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)
+        np.testing.assert_array_equal(a.bias, b.bias)
+    if encoder == "direct" and readout == "membrane":
+        mem = {T: peak_memory(lambda T=T: sltt_gradients(net, x, y, T))[1] for T in (4, 32)}
+        assert mem[32] <= 1.1 * mem[4]
+        w, bias = net.params[1]
+        net.params[1] = LayerParams(np.full_like(w, np.inf), bias)  # diverged weights
+        with np.errstate(invalid="ignore"), pytest.raises(FloatingPointError,
+                                                         match="non-finite input current"):
+            sltt_gradients(net, x, y, 4)

@@ -403,8 +403,9 @@ def test_custom_ops_pass_opcheck():
     beta = torch.tensor([0.8, 0.9, 0.7], requires_grad=True)
     thr = torch.ones(3, requires_grad=True)
     st = torch.zeros(2, 3, requires_grad=True)
+    tau = pn.spiking.spikingjelly_tau(beta.detach(), x.dtype)
     torch.library.opcheck(torch.ops.physnn.lif.default,
-                          (x, beta, thr, st, 0, 0, 0, 2.0, False, True))
+                          (x, beta, tau, thr, st, 0, 0, 0, 2.0, False, True))
     torch.library.opcheck(torch.ops.physnn.synaptic.default,
                           (x, beta, beta, thr, st, st, 1, 0, 2.0, True))
 
@@ -453,3 +454,25 @@ def test_torch_compile_float64_and_no_grad():
     torch.testing.assert_close(s, ref_s, rtol=0, atol=0)
     torch.testing.assert_close(st, ref_st, rtol=0, atol=0)
     assert math.isfinite(float(st.sum()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_spikingjelly_tau_comes_from_beta_as_given(dtype):
+    """A number beta runs with tau = 1 / (1 - beta) computed in float64 and rounded once
+    (SpikingJelly's LIFNode(tau=1 / (1 - 0.9)) runs with tau = 10.0 exactly), the same rule
+    and the same spikes and state as physnn.lif; not tau from float32(beta) = 9.999998."""
+    tau = pn.spiking.spikingjelly_tau(torch.tensor(0.9, dtype=torch.float64), torch.float32)
+    assert float(tau) == 10.0
+    assert float(pn.spiking.spikingjelly_tau(torch.tensor(0.9), torch.float32)) != 10.0
+    assert pn.spiking.spikingjelly_tau(np.array([0.9]), np.float32)[0] == 10.0
+    x = _x((40, 3, 16), seed=41, dtype=dtype, mean=0.5, std=0.6)
+    ref_spikes, ref_state = pn.lif(x.numpy(), beta=0.9, threshold=1.0,
+                                   convention="spikingjelly")
+    lif = LIF(0.9, convention="spikingjelly")
+    s, st = lif(x)
+    np.testing.assert_array_equal(s.numpy(), ref_spikes)
+    np.testing.assert_array_equal(st.numpy(), ref_state.membrane)
+    s = lif_spikes(x, beta=0.9, convention="spikingjelly")
+    np.testing.assert_array_equal(s.numpy(), ref_spikes)
+    assert lif.beta.dtype == torch.float64  # the fixed number, kept in double precision
+    assert LIF(0.9).beta.dtype == torch.float32  # snntorch convention: float32, as snntorch

@@ -6,8 +6,11 @@ gradient with respect to ``alpha`` needs it).
 
 The scalar rules are those of :mod:`physnn.kernels.grad_update`; the drivers follow
 :mod:`physnn.kernels.lif_cpu`: each is specialised per reset / convention / surrogate /
-detach mode and per uniform parameters (compiled on first use, cached on disk), and runs
-parallel over batch rows above :data:`physnn.kernels.lif_cpu.SERIAL_BELOW` neuron-steps.
+detach mode and per uniform parameters (compiled on first use, cached on disk, by
+:func:`physnn.kernels.lif_cpu.compiled_driver`), and runs parallel over batch rows only when
+:func:`physnn.kernels.lif_cpu.parallel_pays`: from
+:data:`~physnn.kernels.lif_cpu.SERIAL_BELOW` neuron-steps up and with more than one numba
+thread.
 The reverse loops split the batch rows into one contiguous range per thread and put the
 time loop outside the row loop (see :func:`physnn.kernels.lif_cpu._lif_bptt`).
 
@@ -21,14 +24,20 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 import numpy as np
 from numba import float32, njit, prange
 
 from . import grad_update as G
 from . import lif_update as U
-from ._compile import source_tag, specialize
-from .lif_cpu import SERIAL_BELOW, surrogate_grad, synaptic_step, uniform
+from ._compile import source_tag
+from .lif_cpu import (
+    compiled_driver,
+    parallel_pays,
+    row_chunks,
+    surrogate_grad,
+    synaptic_step,
+    uniform,
+)
 
 _rules = G.compile_with(njit(cache=True, inline="always", error_model="numpy"), surrogate_grad)
 lif_grad_step = _rules["lif_grad_step"]
@@ -190,26 +199,18 @@ def _synaptic_grad(grad_spikes, grad_syn_final, grad_mem_final, mem_rec, syn_rec
                 gthr[b, n] += dh
 
 
-def _jit(parallel: bool):
-    return njit(parallel=parallel, cache=True, error_model="numpy")
-
-
 @functools.cache
 def _variant(name: str, parallel: bool, **constants: int):
     fn = {"synaptic_forward": _synaptic_forward, "lif_grad": _lif_grad,
           "synaptic_grad": _synaptic_grad}[name]
-    return specialize(fn, _jit(parallel), PARALLEL=int(parallel), RULES=_RULES, **constants)
-
-
-def _chunks(B: int, parallel: bool) -> int:
-    return max(1, min(B, numba.get_num_threads())) if parallel else 1
+    return compiled_driver(fn, parallel, _RULES, **constants)
 
 
 def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, mem_rec, syn_rec, record):
     """Run the synaptic forward; see :func:`_synaptic_forward`."""
     if x.shape[2] == 0:
         return np.zeros(x.shape[1], np.bool_)
-    kernel = _variant("synaptic_forward", x.size >= SERIAL_BELOW, RESET=int(reset),
+    kernel = _variant("synaptic_forward", parallel_pays(x.size), RESET=int(reset),
                       UNIFORM=uniform(alpha, beta, thr))
     return kernel(x, alpha, beta, thr, syn, mem, spikes, mem_rec, syn_rec, bool(record))
 
@@ -220,12 +221,12 @@ def lif_grad(grad_spikes, grad_final, membrane, spikes, state0, beta, thr, kind,
     if grad_spikes.shape[2] == 0:
         grad_state0[...] = 0
         return None
-    parallel = grad_spikes.size >= SERIAL_BELOW
+    parallel = parallel_pays(grad_spikes.size)
     kernel = _variant("lif_grad", parallel, KIND=int(kind), RESET=int(reset), CONV=int(conv),
                       DETACH=int(bool(detach_reset)), UNIFORM=uniform(beta, thr))
     kernel(grad_spikes, grad_final, membrane, spikes, state0, beta, thr,
            grad_spikes.dtype.type(p), grad_x, grad_state0, gbeta, gthr,
-           _chunks(grad_spikes.shape[1], parallel))
+           row_chunks(grad_spikes.shape[1], parallel))
     return None
 
 
@@ -237,10 +238,10 @@ def synaptic_grad(grad_spikes, grad_syn_final, grad_mem_final, mem_rec, syn_rec,
         grad_syn0[...] = 0
         grad_mem0[...] = 0
         return None
-    parallel = grad_spikes.size >= SERIAL_BELOW
+    parallel = parallel_pays(grad_spikes.size)
     kernel = _variant("synaptic_grad", parallel, KIND=int(kind), RESET=int(reset),
                       UNIFORM=uniform(alpha, beta, thr))
     kernel(grad_spikes, grad_syn_final, grad_mem_final, mem_rec, syn_rec, spikes, syn0, mem0,
            alpha, beta, thr, grad_spikes.dtype.type(p), grad_x, grad_syn0, grad_mem0, galpha,
-           gbeta, gthr, _chunks(grad_spikes.shape[1], parallel))
+           gbeta, gthr, row_chunks(grad_spikes.shape[1], parallel))
     return None

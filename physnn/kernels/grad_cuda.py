@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import cuda, float32
 
 from . import grad_update as G
+from . import lif_cuda
 from . import lif_update as U
-from .lif_cuda import _grid, _lif_forward_kernel, surrogate_grad, synaptic_step
+from .lif_cuda import bad_flags, launch, surrogate_grad, synaptic_step
 
 _rules = G.compile_with(cuda.jit(device=True), surrogate_grad)
 lif_grad_step = _rules["lif_grad_step"]
@@ -127,23 +127,11 @@ def _synaptic_grad_kernel(grad_spikes, grad_syn_final, grad_mem_final, mem_rec, 
     gthr[b, n] = sh + dh
 
 
-def _launch(n: int, stream) -> tuple:
-    """Launch configuration ``(blocks, threads, stream)`` for ``n`` threads."""
-    return (*_grid(n), stream)
-
-
-def bad_flags(B: int, stream):
-    return cuda.to_device(np.zeros(B, np.uint8), stream=stream)
-
-
 def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record, stream):
-    """LIF forward on device arrays (``state`` updated in place); returns the device flags."""
-    T, B, N = x.shape
-    bad = bad_flags(B, stream)
-    if B * N:
-        _lif_forward_kernel[_launch(B * N, stream)](x, beta, tau, thr, state, reset, conv, spikes,
-                                                  membrane, record, bad)
-    return bad
+    """LIF forward on device arrays (``state`` updated in place); returns the device flags.
+    The forward kernel and its driver are :mod:`physnn.kernels.lif_cuda`'s, on ``stream``."""
+    return lif_cuda.lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane,
+                                record, stream)
 
 
 def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, mem_rec, syn_rec, record,
@@ -151,7 +139,7 @@ def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, mem_rec, syn_
     T, B, N = x.shape
     bad = bad_flags(B, stream)
     if B * N:
-        _synaptic_forward_kernel[_launch(B * N, stream)](x, alpha, beta, thr, syn, mem, reset,
+        launch(_synaptic_forward_kernel, B * N, stream)(x, alpha, beta, thr, syn, mem, reset,
                                                        spikes, mem_rec, syn_rec, record, bad)
     return bad
 
@@ -160,7 +148,7 @@ def lif_grad(grad_spikes, grad_final, membrane, spikes, state0, beta, thr, kind,
              detach_reset, grad_x, grad_state0, gbeta, gthr, stream):
     T, B, N = grad_spikes.shape
     if B * N:
-        _lif_grad_kernel[_launch(B * N, stream)](
+        launch(_lif_grad_kernel, B * N, stream)(
             grad_spikes, grad_final, membrane, spikes, state0, beta, thr, int(kind),
             grad_spikes.dtype.type(p), int(reset), int(conv), bool(detach_reset), grad_x,
             grad_state0, gbeta, gthr)
@@ -171,7 +159,7 @@ def synaptic_grad(grad_spikes, grad_syn_final, grad_mem_final, mem_rec, syn_rec,
                   gbeta, gthr, stream):
     T, B, N = grad_spikes.shape
     if B * N:
-        _synaptic_grad_kernel[_launch(B * N, stream)](
+        launch(_synaptic_grad_kernel, B * N, stream)(
             grad_spikes, grad_syn_final, grad_mem_final, mem_rec, syn_rec, spikes, syn0, mem0,
             alpha, beta, thr, int(kind), grad_spikes.dtype.type(p), int(reset), grad_x,
             grad_syn0, grad_mem0, galpha, gbeta, gthr)

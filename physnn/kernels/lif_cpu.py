@@ -110,11 +110,14 @@ def _lif_forward(x, beta, tau, thr, state_in, state, spikes, membrane, record, p
                 st[n] = s_new
                 st_out[n] = spk
                 if record:
-                    if SG_RECORD:
-                        membrane[t, b, n] = surrogate_grad(
-                            rec - (thr0 if UNIFORM else thr[n]), KIND, p)
-                    else:
-                        membrane[t, b, n] = rec
+                    membrane[t, b, n] = rec
+            if SG_RECORD and record:
+                # the surrogate factor in a second pass over the row, in place: in the loop
+                # above it kept LLVM from vectorising (26 vs 12 us on one core for B=128,
+                # N=256); the same float32 operations on the same values, so the same bits
+                mt = membrane[t, b]
+                for n in range(N):
+                    mt[n] = surrogate_grad(mt[n] - (thr0 if UNIFORM else thr[n]), KIND, p)
         bad_x += 1 if nonfinite else 0
         bad_state += 1 if nonfinite_state else 0
     return _flags(bad_x, bad_state)
@@ -238,16 +241,24 @@ def _jit(parallel: bool):
     return njit(parallel=parallel, cache=True, error_model="numpy")
 
 
-def _compiled(fn, parallel: bool, **constants: int):
-    """``fn`` compiled by :func:`_jit` with ``constants`` frozen. The parallel flag and the
-    rules' version are frozen too, only to name the clone: numba's disk cache keys on the
-    function's name, bytecode and signature but not on ``parallel``, so a serial and a
+def compiled_driver(fn, parallel: bool, rules: int = _RULES, **constants: int):
+    """``fn`` compiled by :func:`_jit` with ``constants`` frozen (the drivers here and in
+    :mod:`physnn.kernels.grad_cpu`). The parallel flag and ``rules``, the version of the
+    update rules the driver inlines (:func:`~physnn.kernels._compile.source_tag`), are
+    frozen too, only to name the clone: numba's disk cache keys on the function's name,
+    bytecode and signature but not on ``parallel`` or the inlined rules, so a serial and a
     parallel build of one name would load each other's machine code."""
-    return specialize(fn, _jit(parallel), PARALLEL=int(parallel), RULES=_RULES, **constants)
+    return specialize(fn, _jit(parallel), PARALLEL=int(parallel), RULES=rules, **constants)
+
+
+def row_chunks(batch: int, parallel: bool) -> int:
+    """The number of contiguous batch-row ranges a reverse-time driver splits its rows into:
+    one per numba thread (at most one per row) for a parallel build, 1 for a serial one."""
+    return max(1, min(batch, numba.get_num_threads())) if parallel else 1
 
 
 def _pair(fn):
-    return _compiled(fn, True), _compiled(fn, False)
+    return compiled_driver(fn, True), compiled_driver(fn, False)
 
 
 _DRIVERS = {fn.__name__.lstrip("_"): _pair(fn) for fn in
@@ -267,8 +278,8 @@ def uniform(*params: np.ndarray) -> int:
 @functools.cache
 def _lif_variant(reset: int, conv: int, uni: int, parallel: bool, sg_kind: int = -1):
     if sg_kind < 0:
-        return _compiled(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni)
-    return _compiled(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni,
+        return compiled_driver(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni)
+    return compiled_driver(_lif_forward, parallel, RESET=reset, CONV=conv, UNIFORM=uni,
                      SG_RECORD=1, KIND=sg_kind)
 
 
@@ -329,7 +340,7 @@ def alif_kernel(work: int):
 
 @functools.cache
 def _bptt_variant(kind: int, reset: int, conv: int, detach: int, uni: int, parallel: bool):
-    return _compiled(_lif_bptt, parallel, KIND=kind, RESET=reset, CONV=conv, DETACH=detach,
+    return compiled_driver(_lif_bptt, parallel, KIND=kind, RESET=reset, CONV=conv, DETACH=detach,
                      UNIFORM=uni)
 
 
@@ -340,13 +351,13 @@ def lif_bptt(grad_spikes, membrane, spikes, beta, thr, kind, p, reset, conv, det
     parallel = parallel_pays(grad_spikes.size)
     kernel = _bptt_variant(int(kind), int(reset), int(conv), int(bool(detach_reset)),
                            uniform(beta, thr) if uni is None else uni, parallel)
-    chunks = min(grad_spikes.shape[1], numba.get_num_threads()) if parallel else 1
-    return kernel(grad_spikes, membrane, spikes, beta, thr, p, grad_x, carry, max(1, chunks))
+    return kernel(grad_spikes, membrane, spikes, beta, thr, p, grad_x, carry,
+                  row_chunks(grad_spikes.shape[1], parallel))
 
 
 @functools.cache
 def _sltt_variant(kind: int, uni: int, parallel: bool):
-    return _compiled(_sltt_backward, parallel, KIND=kind, UNIFORM=uni)
+    return compiled_driver(_sltt_backward, parallel, KIND=kind, UNIFORM=uni)
 
 
 def sltt_backward(grad_spikes, membrane, thr, kind, p, grad_x, uni=None):

@@ -194,6 +194,15 @@ def _launch(kernel, n: int):
     return kernel[_grid(n)]
 
 
+def launch(kernel, n: int, stream=None):
+    """``kernel`` configured for ``n`` threads (one per neuron ``(b, n)``), on ``stream``
+    when one is given (:mod:`physnn.kernels.grad_cuda` launches on PyTorch's stream), else
+    on the default stream with the configuration kept per size (:func:`_launch`)."""
+    if stream is None:
+        return _launch(kernel, n)
+    return kernel[(*_grid(n), stream)]
+
+
 def alloc_outputs(shape, spike_dtype, dtype, record):
     spikes = cuda.device_array(shape, dtype=spike_dtype)
     membrane = cuda.device_array(shape if record else (1, 1, 1), dtype=dtype)
@@ -236,23 +245,30 @@ def _fill_zero(a):
         a[i] = 0
 
 
-def _bad_flags(B):
-    bad = cuda.device_array(B, dtype=np.uint8)
-    _launch(_fill_zero, B)(bad)
+def bad_flags(B: int, stream=None):
+    """``[B]`` uint8 device flags, zeroed on ``stream`` (the default stream when None), that
+    a forward kernel sets for the rows whose input is not finite."""
+    bad = cuda.device_array(B, dtype=np.uint8, stream=0 if stream is None else stream)
+    launch(_fill_zero, B, stream)(bad)
     return bad
 
 
-def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record):
+def lif_forward(x, beta, tau, thr, state, reset, conv, spikes, membrane, record, stream=None):
+    """LIF forward on device arrays (``state`` updated in place) on ``stream``; returns the
+    device flags of :func:`bad_flags`. The parameters may be host arrays (uploaded here) or
+    device arrays (used as they are)."""
     T, B, N = x.shape
-    bad = _bad_flags(B)
-    _launch(_lif_forward_kernel, B * N)(x, _dev_param(beta), _dev_param(tau), _dev_param(thr),
-                                      state, reset, conv, spikes, membrane, record, bad)
+    bad = bad_flags(B, stream)
+    if B * N:
+        launch(_lif_forward_kernel, B * N, stream)(
+            x, _dev_param(beta), _dev_param(tau), _dev_param(thr), state, reset, conv, spikes,
+            membrane, record, bad)
     return bad
 
 
 def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, record):
     T, B, N = x.shape
-    bad = _bad_flags(B)
+    bad = bad_flags(B)
     _launch(_synaptic_forward_kernel, B * N)(x, _dev_param(alpha), _dev_param(beta),
                                            _dev_param(thr), syn, mem, reset, spikes, membrane,
                                            record, bad)
@@ -261,7 +277,7 @@ def synaptic_forward(x, alpha, beta, thr, syn, mem, reset, spikes, membrane, rec
 
 def alif_forward(x, beta, thr, gamma, rho, v, a, reset, spikes, membrane, record):
     T, B, N = x.shape
-    bad = _bad_flags(B)
+    bad = bad_flags(B)
     _launch(_alif_forward_kernel, B * N)(x, _dev_param(beta), _dev_param(thr), _dev_param(gamma),
                                        _dev_param(rho), v, a, reset, spikes, membrane, record,
                                        bad)

@@ -6,7 +6,9 @@ SLTT (:mod:`physnn.learning.sltt`) evaluates its loss once per time step, on ``b
 as NumPy expressions that cost about 50 us per step, here a few.
 
 Both take the readout ``out[R, C]`` (float32), the labels ``y[B]`` (row ``r`` has label
-``y[r % B]``) and write ``grad[R, C]``; they return the mean loss over the rows (float64).
+``y[r % B]``) and write ``grad[R, C]``, multiplied by the float32 ``scale`` last (SLTT's
+``1/T``: the bits of a separate ``grad *= scale`` pass, without the pass); they return the
+mean loss over the rows (float64, not scaled).
 
 - :func:`softmax_cross_entropy`:
 
@@ -27,11 +29,13 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["softmax_cross_entropy", "spike_count_mse"]
+__all__ = ["softmax_cross_entropy", "spike_count_mse", "add_product"]
+
+_ONE = np.float32(1.0)
 
 
 @njit(cache=True, error_model="numpy")
-def softmax_cross_entropy(out, y, grad):
+def softmax_cross_entropy(out, y, grad, scale=_ONE):
     """Softmax cross-entropy of every row and its gradient (see the module docstring)."""
     R, C = out.shape
     B = y.shape[0]
@@ -55,12 +59,12 @@ def softmax_cross_entropy(out, y, grad):
             gr[c] = gr[c] / s
         gr[label] -= one
         for c in range(C):
-            gr[c] = gr[c] / rows
+            gr[c] = (gr[c] / rows) * scale
     return total / R
 
 
 @njit(cache=True, error_model="numpy")
-def spike_count_mse(out, y, grad):
+def spike_count_mse(out, y, grad, scale=_ONE):
     """Squared error to the one-hot label of every row and its gradient (module docstring)."""
     R, C = out.shape
     B = y.shape[0]
@@ -75,6 +79,15 @@ def spike_count_mse(out, y, grad):
         for c in range(C):
             d = o[c] - (np.float32(1.0) if c == label else np.float32(0.0))
             row += d * d
-            gr[c] = two * d / denominator
+            gr[c] = (two * d / denominator) * scale
         total += row / C
     return total / R
+
+
+@njit(cache=True, error_model="numpy")
+def add_product(acc, g, f):
+    """``acc += g * f`` elementwise on 1-D float32 arrays, the product rounded on its own
+    (what NumPy's ``acc += g * f`` gives, in one pass and without the temporary): SLTT's
+    spatial gradient of a layer whose weight gradient is deferred, added into its sum."""
+    for i in range(acc.shape[0]):
+        acc[i] += g[i] * f[i]

@@ -32,7 +32,7 @@ import sys
 import time
 import tracemalloc
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -208,6 +208,11 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
     ops = ops if ops is not None else HostOps(net)
     L = len(net.layers)
     B = len(x)
+    if k is None and apply_step is None and isinstance(ops, HostOps):
+        S = ops.block_steps(B, T)
+        merged = [ops.merges(i, B) for i in range(L)]
+        if S > 1 and any(merged[1:] if encoder == "direct" else merged):
+            return _sltt_blocks(net, x, y, T, S, merged, encoder=encoder, rng=rng, ops=ops)
     direct = encoder == "direct"
     yd = ops.labels(y)
     xd = ops.upload(x) if direct else None
@@ -218,32 +223,42 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
     states: list[Any] = [None] * L
     grads = ops.zero_grads()
     g0_sum = ops.zeros_like(z0) if defer0 else None
+    # the per-step loop runs ~10 operations per layer and step: what does not change from
+    # step to step is looked up once here
+    spiking = [net.spiking(i) for i in range(L)]
+    out_rows = (B, net.num_classes)
+    backprop = chosen.tolist()
     for t in range(T):
         a = xd if direct else ops.upload(_encode(x, encoder, rng))
-        cache: list[tuple[Any, Any]] = []
+        back = backprop[t]
+        cache: list[tuple[Any, Any]] = []  # a fresh list: the last step's activations go
         for i in range(L):
             z = z0 if (i == 0 and direct) else ops.forward(i, a)
             mem = None
-            if net.spiking(i):
-                if chosen[t]:  # spikes, and the surrogate factor the backward of t needs
+            if spiking[i]:
+                if back:  # spikes, and the surrogate factor the backward of t needs
                     z, states[i], mem = ops.lif_sltt(z, states[i])
                 else:
                     s, states[i] = ops.lif(z.reshape(1, *z.shape), states[i], record=False)
                     z = s.reshape(z.shape)
             cache.append((a, mem))
             a = z
-        g = ops.loss(a.reshape(B, net.num_classes), yd)
-        if not chosen[t]:
+        # the loss kernel scales the gradient of a step that backpropagates (by 1/T or 1/k)
+        g = ops.loss(a.reshape(out_rows), yd, scale if back else 1.0)
+        if not back:
             continue
-        g = ops.scaled(g, scale).reshape(a.shape)
+        g = g.reshape(a.shape)
         step_grads = grads if apply_step is None else ops.zero_grads()
         for i in range(L - 1, -1, -1):
             a_in, mem = cache[i]
+            if i == 0 and defer0:  # layer 0's error, summed over the steps
+                if mem is not None:
+                    ops.add_sltt_grad_(g0_sum, g, mem)
+                else:
+                    ops.add_(g0_sum, g)
+                break
             if mem is not None:
                 g = ops.sltt_grad(g, mem)
-            if i == 0 and defer0:
-                ops.add_(g0_sum, g)
-                break
             g = ops.backward_into(i, a_in, g, step_grads[i], need_input=i > 0)
         if apply_step is not None:
             apply_step([LayerParams(ops.host(gl.weight), ops.host(gl.bias))
@@ -253,6 +268,87 @@ def _sltt_gradients(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, num_steps
                 z0 = ops.forward(0, xd)
     ops.check()
     if defer0:
+        grads[0], _ = ops.backward(0, xd, g0_sum, need_input=False)
+    return ops.loss_total() / T, [LayerParams(ops.host(gl.weight), ops.host(gl.bias))
+                                  for gl in grads]
+
+
+def _sltt_blocks(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, T: int, S: int,
+                 merged: list[bool], *, encoder: str, rng: np.random.Generator | None,
+                 ops: HostOps) -> tuple[float, list[LayerParams]]:
+    """SLTT (every step, updated once per batch) on the CPU, ``S`` steps at a time.
+
+    SLTT's backward of a step needs nothing of the other steps, so the steps of a block can
+    go through each layer together: one LIF kernel call per layer for the block (the state
+    carried step to step inside it, the same float32 operations as step by step), and, for
+    the Dense layers marked in ``merged`` (:meth:`HostOps.merges`: products large enough
+    that BLAS computes every row the same way whatever the number of rows), one product
+    over the block's ``S * batch`` rows for the layer's current and its input gradient. The
+    weight gradients still accumulate step by step, in step order, and so do the losses and
+    layer 0's summed error. So the gradients and the loss are those of the step-by-step
+    loop bit for bit (``tests/test_sltt.py`` checks it), with fewer calls and larger
+    products. Memory holds one block's activations (:attr:`HostOps.BLOCK_ROWS` rows):
+    flat in ``T``.
+    """
+    L = len(net.layers)
+    B = len(x)
+    C = net.num_classes
+    direct = encoder == "direct"
+    spiking = [net.spiking(i) for i in range(L)]
+    yd = ops.labels(y)
+    xd = ops.upload(x) if direct else None
+    z0 = ops.forward(0, xd) if direct else None
+    grads = ops.zero_grads()
+    g0_sum = ops.zeros_like(z0) if direct else None
+    scale = 1.0 / T
+    states: list[Any] = [None] * L
+    for t0 in range(0, T, S):
+        n = min(S, T - t0)
+        rows = n * B
+        a = None if direct else ops.upload(np.stack([_encode(x, encoder, rng)
+                                                     for _ in range(n)]))
+        cache: list[tuple[Any, Any]] = []
+        for i, layer in enumerate(net.layers):
+            if i == 0 and direct:
+                z = ops.repeat(z0, n)
+            elif merged[i]:
+                z = ops.forward(i, a.reshape(rows, *layer.in_shape())).reshape(
+                    n, B, *layer.out_shape())
+            else:
+                z = np.stack([ops.forward(i, a[s]) for s in range(n)]).reshape(
+                    n, B, *layer.out_shape())
+            mem = None
+            if spiking[i]:
+                z, states[i], mem = ops.lif_sltt_block(z, states[i])
+            cache.append((a, mem))
+            a = z
+        out = a.reshape(n, B, C)
+        g = np.stack([ops.loss(out[s], yd, scale) for s in range(n)])
+        g = g.reshape(n, B, *net.layers[-1].out_shape())
+        for i in range(L - 1, -1, -1):
+            layer = net.layers[i]
+            a_in, mem = cache[i]
+            if i == 0 and direct:  # layer 0's error, summed over the steps in step order
+                for s in range(n):
+                    if mem is not None:
+                        ops.add_sltt_grad_(g0_sum, g[s], mem[s])
+                    else:
+                        ops.add_(g0_sum, g[s])
+                break
+            if mem is not None:
+                g = ops.sltt_grad(g, mem)
+            if merged[i]:
+                for s in range(n):
+                    ops.param_grads_into(i, a_in[s], g[s], grads[i])
+                if i > 0:
+                    g = ops.input_grad(i, g).reshape(a_in.shape)
+            else:
+                ga = [ops.backward_into(i, a_in[s], g[s], grads[i], need_input=i > 0)
+                      for s in range(n)]
+                if i > 0:
+                    g = np.stack(ga)
+    ops.check()
+    if direct:
         grads[0], _ = ops.backward(0, xd, g0_sum, need_input=False)
     return ops.loss_total() / T, [LayerParams(ops.host(gl.weight), ops.host(gl.bias))
                                   for gl in grads]
@@ -275,19 +371,57 @@ def _predict_logits(net: SpikingNetwork, x: np.ndarray, num_steps: int, *, encod
     states: list[Any] = [None] * len(net.layers)
     direct = encoder == "direct"
     xd = ops.upload(x) if direct else None
-    z0 = ops.forward(0, xd) if direct else None
     acc = ops.accumulator((B, net.num_classes))
-    for _ in range(T):
-        a = xd if direct else ops.upload(_encode(x, encoder, rng))
-        for i in range(len(net.layers)):
-            z = z0 if (i == 0 and direct) else ops.forward(i, a)
-            if net.spiking(i):
+    frames = (lambda t: xd) if direct else (lambda t: ops.upload(_encode(x, encoder, rng)))
+    for out in forward_steps(net, ops, T, frames, states, static=direct):
+        ops.add_(acc, out.reshape(B, net.num_classes))
+    ops.check()
+    return np.asarray(ops.host(acc), dtype=np.float64)
+
+
+def forward_steps(net: SpikingNetwork, ops, num_steps: int, frames: Callable[[int], Any],
+                  states: list[Any], *, static: bool) -> Iterator[Any]:
+    """The inference loop of a spiking network, written once: run ``num_steps`` steps and
+    yield the readout layer's output of each.
+
+    At step ``t`` each layer ``i`` computes its current from the previous layer's output
+    (the input ``frames(t)`` for layer 0), and every spiking layer passes it through its
+    LIF neurons (``ops.lif``, one step from ``states[i]``). Used by :func:`predict_logits`
+    (the learners' ``predict``) and :meth:`physnn.snn.SpikingNetwork.run`.
+
+    Parameters
+    ----------
+    net : SpikingNetwork
+    ops : HostOps or CudaOps
+        The operations of the backend (:func:`physnn.learning._snn_ops.make_ops`).
+    num_steps : int
+        Steps ``T``.
+    frames : callable
+        ``frames(t)``: the input of step ``t``, ``(batch, *in_shape)`` on the backend.
+    states : list
+        One LIF state (or None: at rest) per layer, replaced in place step by step.
+    static : bool
+        The input is the same at every step (``frames(0)``): layer 0's current is computed
+        once.
+
+    Yields
+    ------
+    array
+        The readout of the step, ``(batch, *out_shape)`` of the last layer: its current
+        (membrane readout) or its spikes (spike-count readout).
+    """
+    L = len(net.layers)
+    spiking = [net.spiking(i) for i in range(L)]
+    z0 = ops.forward(0, frames(0)) if static else None
+    for t in range(num_steps):
+        a = None if static else frames(t)
+        for i in range(L):
+            z = z0 if (i == 0 and static) else ops.forward(i, a)
+            if spiking[i]:
                 s, states[i] = ops.lif(z.reshape(1, *z.shape), states[i], record=False)
                 z = s.reshape(z.shape)
             a = z
-        ops.add_(acc, a.reshape(B, net.num_classes))
-    ops.check()
-    return np.asarray(ops.host(acc), dtype=np.float64)
+        yield a
 
 
 def peak_memory(fn: Callable[[], Any], *, backend: str = "cpu") -> tuple[Any, int]:
