@@ -358,7 +358,7 @@ def baseline_panel(ax: Any, methods: Mapping[str, Sequence[float]],
     if len(methods) and len(baselines):
         ax.axvline(len(methods) - 0.5, color="0.8", lw=1)
     span = max(max(hi) - min(lo), 1.0)
-    ax.set_ylim(max(0.0, min(lo) - 0.15 * span), min(100.5, max(hi) + 0.15 * span))
+    ax.set_ylim(max(0.0, min(lo) - 0.15 * span), max(hi) + 0.15 * span)  # error bars may pass 100
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_xticks(range(len(names)), [_wrap(n) for n in names], fontsize=8)
     ax.set_ylabel(ylabel)

@@ -5,8 +5,14 @@ microwave set-up of Momeni et al. (*Science* 2023): each physical layer is a rev
 microwave enclosure whose programmable metasurface is set by the block input and whose
 ``|S21|`` at 20 frequencies is measured (:class:`hardware_models.MicrowaveCavity`, PhysFad
 coupled-dipole model; three cavities with different disorder, seeds 0, 1, 2). Each block is
-``MicrowaveCavity -> Linear(20 + 20, 20)``. Compared on the same splits: the single-pass
-local-readout variant and logistic regression on the 12 standardised features.
+``MicrowaveCavity -> Linear(20 + 20, 20)``.
+
+Split, controls and baselines as in :mod:`physnn.experiments.phyll_vowels` (same helpers): a
+stratified ``validation_fraction`` of each training split is held out for the per-epoch
+validation curves and everything trains on the rest; compared on the same splits and seeds:
+the single-pass local-readout variant, PhyLL's two controls (the cavities silenced, or
+replaced by a random linear map of the same output scale), a same-parameter digital MLP
+trained by backprop and logistic regression on the 12 formants.
 
 Run: ``physnn run phyll_microwave_vowels --out out`` (10 seeds), ``--quick`` for CI.
 """
@@ -21,8 +27,20 @@ import physnn as pn
 from physnn.data import FORMANT_VOWELS, load_formants, require_data
 from physnn.nets import abs_max_scale
 
-from ._base import Device, Result, RunContext, help_field, mean_std, pyplot
-from .phyll_vowels import prepare
+from ._base import Device, Result, RunContext, help_field, pyplot
+from ._controls import BASELINE_LABELS, baseline_panel
+from .phyll_vowels import (
+    CONTROLS,
+    PHYLL,
+    curves_panel,
+    hyperparameters,
+    pct,
+    physics_words,
+    run_seed,
+    seeds_text,
+    summarize,
+    unclip,
+)
 
 NAME = "phyll_microwave_vowels"
 SWEEP_METRICS = ("PhyLL (cosine goodness).test_accuracy.mean",
@@ -43,12 +61,18 @@ class Config:
     alpha: float = help_field(4.0, "PhyLL goodness scale alpha")
     phyll_lr: float = help_field(3e-3, "PhyLL Adam learning rate")
     readout_lr: float = help_field(3e-3, "local readout Adam learning rate")
+    validation_fraction: float = help_field(
+        0.2, "stratified share of each training split held out for the per-epoch validation "
+             "curves (everything trains on the rest)")
     quick: bool = help_field(False, "a smoke run (set by --quick)")
 
     def __post_init__(self) -> None:
         for key in ("n_seeds", "epochs", "batch_size", "inner_steps"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must lie in (0, 1), got "
+                             f"{self.validation_fraction}")
 
 
 QUICK = {"quick": True, "n_seeds": 1, "epochs": 3}
@@ -59,7 +83,7 @@ def check(cfg: Config) -> None:
     require_data("hillenbrand_formants_women7.csv")
 
 
-def microwave_net():
+def microwave_net() -> pn.PhysicalNetwork:
     """Three ``MicrowaveCavity(in_features=20, seed=s) -> Linear(40, 20)`` blocks."""
     from hardware_models.microwave import MicrowaveCavity
 
@@ -71,84 +95,93 @@ def microwave_net():
 
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Run the experiment with ``cfg`` (see the module docstring); nothing is written."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
+    from matplotlib.ticker import MaxNLocator
 
     seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
     x, y, _ = load_formants()
     k = len(FORMANT_VOWELS)
     methods = {
-        "PhyLL (cosine goodness)": (lambda: pn.learning.PhyLL(
+        PHYLL: (lambda: pn.learning.PhyLL(
             alpha=cfg.alpha, inner_steps=cfg.inner_steps, optimizer=pn.optim.Adam(cfg.phyll_lr),
             backend=cfg.device), 20 - k),
         "local readout (one pass)": (lambda: pn.learning.LocalReadout(
             inner_steps=cfg.inner_steps, optimizer=pn.optim.Adam(cfg.readout_lr),
             backend=cfg.device), 20),
     }
-    results = {m: [] for m in methods}
-    logreg = []
+    per_seed = []
     for seed in seeds:
-        tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y,
-                                  random_state=seed)
-        mu, sd = x[tr].mean(0), x[tr].std(0)
-        clf = LogisticRegression(max_iter=5000).fit((x[tr] - mu) / sd, y[tr])
-        logreg.append(float(clf.score((x[te] - mu) / sd, y[te])))
-        for m, (make, width) in methods.items():
-            x_tr, x_te = prepare(x[tr], x[te], width)
-            learner, net = make(), microwave_net()
-            hist = learner.fit(net, x_tr, y[tr], epochs=cfg.epochs, batch_size=cfg.batch_size,
-                               rng=np.random.default_rng(seed), progress=ctx.progress)
-            ev = learner.evaluate(net, x_te, y[te])
-            results[m].append({"accuracy": ev["accuracy"], "loss": hist.loss,
-                               "train_queries": hist.queries[-1],
-                               "train_wall_s": hist.wall_s[-1],
-                               "test_queries_per_sample": ev["queries"] / ev["n"],
-                               "model": (net, learner)})
-        ctx.log.info("seed %d: %s, logistic regression %.3f", seed, ", ".join(
-            f"{m.split(' (')[0]} {r[-1]['accuracy']:.3f}" for m, r in results.items()),
-            logreg[-1])
+        s = run_seed(x, y, seed, methods=methods, make_net=microwave_net,
+                     validation_fraction=cfg.validation_fraction, epochs=cfg.epochs,
+                     batch_size=cfg.batch_size, progress=ctx.progress)
+        per_seed.append(s)
+        ctx.log.info("seed %d: %s; %s", seed, ", ".join(
+            f"{m.split(' (')[0]} {r['accuracy']:.3f}" for m, r in s["methods"].items()),
+            ", ".join(f"{kind} {r['accuracy']:.3f}" for kind, r in
+                      [*s["controls"].items(), *s["baselines"].items()]))
 
-    metrics = {"seeds": len(seeds), "epochs": cfg.epochs, "n_test": int(len(te)),
-               "digital_logistic_regression_accuracy": mean_std(logreg)}
-    timings = {}
-    for m, rs in results.items():
-        metrics[m] = {"test_accuracy": mean_std([r["accuracy"] for r in rs]),
-                      "physical_queries_train": int(np.mean([r["train_queries"] for r in rs])),
-                      "physical_queries_per_test_sample": rs[0]["test_queries_per_sample"]}
-        timings[m] = {"train_wall_s": float(np.mean([r["train_wall_s"] for r in rs]))}
-        a = metrics[m]["test_accuracy"]
-        ctx.log.info("%-30s %.1f ± %.1f %%", m, 100 * a["mean"], 100 * a["std"])
-    lr = metrics["digital_logistic_regression_accuracy"]
-    ctx.log.info("%-30s %.1f ± %.1f %%", "logistic regression (digital)", 100 * lr["mean"],
-                 100 * lr["std"])
+    method_metrics, baselines, sentence, verdicts = summarize(per_seed, list(methods))
+    n = per_seed[0]["n"]
+    metrics = {"seeds": len(seeds), "epochs": cfg.epochs, "n_test": n["test"],
+               "n_fit": n["fit"], "n_validation": n["validation"],
+               "digital_params": per_seed[0]["digital_params"],
+               "digital_logistic_regression_accuracy":
+                   baselines["logistic_regression"]["test_accuracy"],
+               **method_metrics, "baselines": baselines, "verdicts": verdicts,
+               "hyperparameters": hyperparameters(cfg, ("epochs", "batch_size", "inner_steps",
+                                                        "alpha", "phyll_lr", "readout_lr"))}
+    timings = {m: {"train_wall_s": float(np.mean([s["methods"][m]["train_wall_s"]
+                                                   for s in per_seed]))} for m in methods}
+    timings.update({f"PhyLL, {kind}": {"train_wall_s": float(np.mean(
+        [s["controls"][kind]["train_wall_s"] for s in per_seed]))} for kind in CONTROLS})
+    for m in methods:
+        ctx.log.info("%-40s %s", m, pct(metrics[m]["test_accuracy"]))
+    for key, rec in baselines.items():
+        ctx.log.info("%-40s %s", BASELINE_LABELS[key], pct(rec["test_accuracy"]))
 
     plt = pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-    ep = np.arange(1, cfg.epochs + 1)
-    for m, rs in results.items():
-        c = np.array([r["loss"] for r in rs])
-        a1.plot(ep, c.mean(0), label=m)
-        a1.fill_between(ep, c.mean(0) - c.std(0), c.mean(0) + c.std(0), alpha=0.2)
-    a1.set(xlabel="epoch", ylabel="mean local training loss", yscale="log",
-           title=f"3 microwave-cavity blocks ({len(seeds)} seeds)")
-    a1.legend(fontsize=8)
-    names = [*results, "logistic regression (digital)"]
-    vals = [[100 * r["accuracy"] for r in results[m]] for m in results] + [
-        [100 * v for v in logreg]]
-    for i, v in enumerate(vals):
-        jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(v))
-        a2.scatter(i + jitter, v, s=14, alpha=0.6)
-        a2.errorbar(i, np.mean(v), yerr=np.std(v), fmt="o", color="k", capsize=4)
-    a2.set_xticks(range(len(names)), [n.replace(" (", "\n(") for n in names], fontsize=8)
-    a2.set(ylabel="test accuracy [%]", title="per seed (dots), mean ± std (black)")
-    phyll = metrics["PhyLL (cosine goodness)"]["test_accuracy"]
+    fig = plt.figure(figsize=(16.5, 5), layout="constrained")
+    gs = fig.add_gridspec(2, 3, width_ratios=(1.1, 0.7, 1.6))
+    curves_panel(fig.add_subplot(gs[:, 0]), method_metrics, baselines, per_seed, len(seeds),
+                 "7 vowels, 3 microwave-cavity blocks")
+    # each learner's local loss on its own axis: the two losses are different quantities
+    ax_loss = None
+    for row, m in enumerate(methods):
+        ax_loss = fig.add_subplot(gs[row, 1], sharex=ax_loss)
+        c = np.array([s["methods"][m]["loss"] for s in per_seed])
+        ep = np.arange(1, c.shape[1] + 1)
+        ax_loss.plot(ep, c.mean(0), color=f"C{row}")
+        if len(seeds) > 1:
+            ax_loss.fill_between(ep, c.mean(0) - c.std(0), c.mean(0) + c.std(0),
+                                 color=f"C{row}", alpha=0.2)
+        ax_loss.set_ylabel("training loss", fontsize=9)
+        ax_loss.set_title(f"{m}: mean local loss", fontsize=9)
+        ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_loss.grid(alpha=0.3)
+    ax_loss.set_xlabel("epoch")
+    a3 = fig.add_subplot(gs[:, 2])
+    dots = {m: metrics[m]["test_accuracy"]["values"] for m in methods}
+    dots_b = {key: rec["test_accuracy"]["values"] for key, rec in baselines.items()}
+    baseline_panel(a3, dots, dots_b)
+    unclip(a3, {**dots, **dots_b})
+    a3.set_title(f"test accuracy, {seeds_text(len(seeds))} (dots)"
+                 + (", mean ± std (black)" if len(seeds) > 1 else ""), fontsize=10)
+
+    phyll = metrics[PHYLL]["test_accuracy"]
     claim = ("Three simulated microwave cavities with programmable metasurfaces, trained "
-             "model-free with PhyLL, classify 7 vowels from 12 formants at "
-             f"{100 * phyll['mean']:.1f} ± {100 * phyll['std']:.1f} % test accuracy over "
-             f"{len(seeds)} stratified 80/20 splits (logistic regression "
-             f"{100 * lr['mean']:.1f} ± {100 * lr['std']:.1f} %).")
+             f"model-free with PhyLL, classify 7 vowels from 12 formants at {pct(phyll)} test "
+             f"accuracy over {len(seeds)} stratified 80/20 split{'s' if len(seeds) > 1 else ''}"
+             f" (local readout {pct(metrics['local readout (one pass)']['test_accuracy'])}). "
+             + sentence + " " + physics_words(verdicts, "microwave cavities"))
     setup = {"seeds": seeds,
-             "blocks": "3 x [MicrowaveCavity(in_features=20, seed=s) -> Linear(40, 20)]"}
-    models = {m: rs[0]["model"] for m, rs in results.items()} if len(seeds) == 1 else {}
+             "blocks": "3 x [MicrowaveCavity(in_features=20, seed=s) -> Linear(40, 20)]",
+             "split": "sklearn train_test_split(test_size=0.2, stratify=y, random_state=seed); "
+                      "validation_split(y_train, validation_fraction, seed) carved from the "
+                      "training part; every method, control and baseline trains on the rest",
+             "controls": "physnn.experiments._controls.control_network of the untrained PhyLL "
+                         "network, trained by PhyLL with the same settings, split and seed",
+             "baselines": "digital_same_params and logistic_regression on the 12 formants "
+                          "(z-scored on the fit split), fit split only"}
+    models = ({m: s["model"] for m, s in per_seed[0]["methods"].items()}
+              if len(seeds) == 1 else {})
     return Result(claim=claim, metrics=metrics, figure=fig, timings=timings, setup=setup,
                   models=models)
