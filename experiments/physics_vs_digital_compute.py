@@ -1,0 +1,27 @@
+"""Fashion-MNIST: test accuracy against digital MACs per image, optics vs digital MLPs.
+
+The experiment lives in :mod:`physnn.experiments.physics_vs_digital_compute` (installed with
+physnn); this script is the same as ``physnn run physics_vs_digital_compute``: ``--quick``,
+``--set KEY=VALUE``, ``--device``, ``--seed``, ``--config FILE``, ``--out DIR`` (``physnn
+list physics_vs_digital_compute`` shows the settings).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+from physnn.cli import script_main  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the experiment with the command-line flags ``argv``; returns the exit status."""
+    return script_main("physics_vs_digital_compute", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
