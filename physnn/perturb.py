@@ -989,7 +989,13 @@ def _timing(mode: str, at: Any, targets: tuple) -> Iterator[None]:
     if at is not None:
         at = _index("at", at)
     scope = frozenset(perturbed_layers(*targets)) if targets else None
-    token = _TIMING.set(dataclasses.replace(_now(), mode=mode, at=at, targets=scope))
+    outer = _now()
+    if outer.mode != "serve":  # nested: keep the enclosing instant and the layers it holds
+        if at is None:
+            at = outer.at
+        if scope is not None:
+            scope = None if outer.targets is None else outer.targets | scope
+    token = _TIMING.set(dataclasses.replace(outer, mode=mode, at=at, targets=scope))
     try:
         yield
     finally:
@@ -1005,6 +1011,11 @@ def probe(*targets: Any, at: int | None = None) -> contextlib.AbstractContextMan
     running states and the wrapped models' physical parameters are the same afterwards, so
     evaluating a deployment does not change it. The queries count in
     :attr:`Perturbed.queries` and :attr:`Perturbed.probe_queries`.
+
+    Nested inside another :func:`probe` or :func:`hold`, it measures at the enclosing
+    instant unless given its own ``at``, and every layer the enclosing context concerned stays
+    out of the deployment's time (so a learner's ``evaluate``, which probes its network,
+    measures "as of q" inside ``with probe(net, at=q)``).
 
     Example: ``with probe(net, at=20_000): acc = np.mean(net.predict(x) == y)``
     """

@@ -319,7 +319,14 @@ class ChangeDetector:
     raises an alarm when :math:`C_t > h` (:math:`e_t` the batch's error rate). The alarm
     holds for at least ``hold_steps`` batches and while :math:`C_t > 0`; when it clears, the
     reference is estimated again on the next ``warmup`` batches (the adapted network is the
-    new normal).
+    new normal), unless ``rebase=False``.
+
+    A detector that learns its reference from the first served batches is blind during
+    them: a drift that starts with the deployment is then seen late, and becomes part of the
+    reference. Give ``reference`` (the error rate measured before deployment, e.g. on
+    held-out data) to watch from the first batch, and ``rebase=False`` to keep comparing
+    with it after every alarm (a slow drift that the adaptation has not fully absorbed then
+    raises the alarm again instead of becoming the new normal).
 
     Parameters
     ----------
@@ -328,13 +335,21 @@ class ChangeDetector:
     h : float, default 5.0
         Alarm threshold.
     warmup : int, default 8
+        Batches that estimate the reference (when it is not given, and after an alarm).
     hold_steps : int, default 20
+    reference : float, optional
+        The error rate at deployment, known beforehand (a fraction in [0, 1); floored at
+        0.001 and capped at 0.5). ``None``: estimated on the first ``warmup`` batches.
+    rebase : bool, default True
+        When an alarm clears, estimate the reference again (``False``: keep it).
     """
 
     k: float = 0.5
     h: float = 5.0
     warmup: int = 8
     hold_steps: int = 20
+    reference: float | None = None
+    rebase: bool = True
     _ref: list = field(default_factory=list, init=False, repr=False)
     _p0: float | None = field(default=None, init=False, repr=False)
     _c: float = field(default=0.0, init=False, repr=False)
@@ -347,13 +362,28 @@ class ChangeDetector:
         _positive("h", self.h)
         _int("warmup", self.warmup, 1)
         _int("hold_steps", self.hold_steps, 1)
+        if self.reference is not None:
+            if isinstance(self.reference, bool) or not isinstance(self.reference,
+                                                                  int | float | np.number):
+                raise TypeError(f"reference must be a number or None, got {self.reference!r}")
+            if not (math.isfinite(self.reference) and 0 <= self.reference < 1):
+                raise ValueError(f"reference must be an error rate in [0, 1), got "
+                                 f"{self.reference!r}")
+        if not isinstance(self.rebase, bool):
+            raise TypeError(f"rebase must be a bool, got {self.rebase!r}")
+        self.reset()
+
+    def _given(self) -> float | None:
+        return None if self.reference is None else min(max(float(self.reference), 1e-3), 0.5)
 
     def reset(self) -> None:
-        """Forget everything (a new deployment)."""
-        self._ref, self._p0, self._c, self._alarm_for, self.alarms = [], None, 0.0, 0, 0
+        """Forget everything (a new deployment); the reference is the given one, if any."""
+        self._ref, self._p0, self._c, self._alarm_for, self.alarms = [], self._given(), 0.0, \
+            0, 0
 
     @property
     def alarmed(self) -> bool:
+        """Whether the alarm is on now."""
         return self._alarm_for > 0
 
     def update(self, predictions: np.ndarray, y: np.ndarray) -> bool:
@@ -375,8 +405,9 @@ class ChangeDetector:
             self._alarm_for -= 1
             if self._c > 0:
                 self._alarm_for = max(self._alarm_for, 1)
-            if self._alarm_for == 0:  # cleared: learn the new normal
-                self._p0, self._c = None, 0.0
+            if self._alarm_for == 0:  # cleared: learn the new normal, or keep the old one
+                self._p0 = None if self.rebase else self._p0
+                self._c = 0.0
         elif self._c > self.h:
             self._alarm_for = self.hold_steps
             self.alarms += 1
@@ -929,12 +960,14 @@ class RobustnessReport:
 
     @property
     def worst_query(self) -> int | None:
+        """Instant of :attr:`worst_accuracy` (``None``: no finite evaluation after onset)."""
         a = np.where(self._after(), self.accuracy, np.inf)
         a = np.where(np.isfinite(a) | np.isinf(a), a, np.inf)
         return int(self.queries[int(np.argmin(a))]) if np.isfinite(a).any() else None
 
     @property
     def final_accuracy(self) -> float:
+        """Accuracy at the last evaluation."""
         return float(self.accuracy[-1])
 
     @property
@@ -959,6 +992,7 @@ class RobustnessReport:
 
     @property
     def recovered(self) -> bool:
+        """Whether accuracy is back within :attr:`tolerance` by the end (and stays)."""
         return self._recovery_index is not None
 
     @property

@@ -361,6 +361,28 @@ def test_probe_of_one_network_does_not_touch_another():
     assert a.clock == 0 and b.clock == 3
 
 
+def test_a_nested_probe_keeps_the_enclosing_instant_and_layers():
+    """A learner's ``evaluate`` probes its own network: inside ``probe(at=q)`` it still
+    measures as of ``q``, and inside ``probe()`` of everything nothing is served."""
+    a = Perturbed(_Gain(), Drift(rate=1.0), seed=0)
+    b = Perturbed(_Gain(), Drift(rate=1.0), seed=0)
+    with probe(a, at=7):
+        with probe(a):
+            assert a(_ones(1))[0, 0] == 8.0  # 1 + the drift of q=7
+        with probe(a, at=2):  # its own instant wins
+            assert a(_ones(1))[0, 0] == 3.0
+    with probe():
+        with probe(a):
+            a(_ones(2))
+            b(_ones(2))  # still inside the outer probe of every layer
+    with hold(a, at=5):
+        with probe(b):  # b joins; a stays at instant 5 (now counted as evaluation)
+            assert a(_ones(1))[0, 0] == 6.0
+            b(_ones(1))
+    assert a.clock == 0 and b.clock == 0
+    assert a.hold_queries == 0 and a.probe_queries == 5 and b.probe_queries == 3
+
+
 def test_hypotheses_of_one_sample_share_one_instant():
     p = Perturbed(_Gain(), Drift(rate=1.0), seed=0)
     with same_instant(2):

@@ -112,7 +112,7 @@ def register(name: str, module: str, description: str) -> Experiment:
 
 _HERE = "physnn.experiments"
 register("phyll_digits_demo", f"{_HERE}.phyll_digits_demo",
-         "8x8 digits through two optical speckle layers, PhyLL (the main demo, ~15 s)")
+         "8x8 digits through two optical speckle layers: PhyLL, its controls, digital baselines")
 register("phyll_vowels", f"{_HERE}.phyll_vowels",
          "7 vowels from formants, two measured acoustic blocks: PhyLL, FF, local readout")
 register("phyll_microwave_vowels", f"{_HERE}.phyll_microwave_vowels",
@@ -131,6 +131,10 @@ register("wave_cavity_demo", f"{_HERE}.wave_cavity_demo",
          "the field and probe signals of a nonlinear wave cavity; superposition test")
 register("spiking_demo", f"{_HERE}.spiking_demo",
          "a LIF population driven by Poisson spikes: raster, membranes, rate")
+register("physics_vs_digital_compute", f"{_HERE}.physics_vs_digital_compute",
+         "Fashion-MNIST accuracy vs digital MACs per image: optics (PhyLL, readout) vs MLPs")
+register("robustness", f"{_HERE}.robustness",
+         "deployed networks under drift, shifts, noise, dead channels: frozen vs online vs twins")
 
 
 def names() -> list[str]:

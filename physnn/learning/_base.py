@@ -17,6 +17,7 @@ from ..backends import resolve_backend
 from ..nets import PhysicalNetwork
 from ..optim import SGD, Adam
 from ..persist import check_writable
+from ..perturb import probe
 from ..readouts import overlay_labels
 from . import _checkpoint
 
@@ -289,7 +290,8 @@ class LocalLearner(ABC):
         batch_size : int, default 64
         eval_data : (x, y), optional
             Evaluated after every epoch (accuracy in the history; its queries are not counted
-            as training queries).
+            as training queries). The evaluation runs inside :func:`physnn.perturb.probe`: it
+            does not advance the clock of :class:`~physnn.Perturbed` layers.
         progress : bool, default True
             A tqdm bar over epochs when standard error is a terminal.
         callback : callable, optional
@@ -370,7 +372,8 @@ class LocalLearner(ABC):
             acc = float("nan")
             if ex is not None:
                 before = [b.physical.queries for b in net.blocks]
-                acc = float(np.mean(self.predict(net, ex, rng=rng) == ey))
+                with probe(net):  # measuring does not move a deployment's clock
+                    acc = float(np.mean(self.predict(net, ex, rng=rng) == ey))
                 self._eval_queries += sum(b.physical.queries - q for b, q in
                                           zip(net.blocks, before, strict=True))
             rec = EpochRecord(ep, float(np.mean(losses)), acc, int(q_train),
@@ -400,6 +403,11 @@ class LocalLearner(ABC):
                  rng: np.random.Generator | None = None) -> dict[str, float]:
         """Accuracy on ``(x, y)`` and what inference cost.
 
+        The queries run inside :func:`physnn.perturb.probe`: evaluating a network whose
+        physical layers are :class:`~physnn.Perturbed` does not advance their clocks, their
+        running states or their drifts (measuring does not change what is measured); inside
+        ``with probe(net, at=q)`` it measures as of query ``q``.
+
         Returns
         -------
         dict
@@ -410,7 +418,8 @@ class LocalLearner(ABC):
         x, y, _ = self._validate(net, x, y)
         before = net.queries
         t0 = time.perf_counter()
-        pred = self.predict(net, x, rng=rng)
+        with probe(net):  # measuring does not move a deployment's clock
+            pred = self.predict(net, x, rng=rng)
         wall = time.perf_counter() - t0
         q = net.queries - before
         self._eval_queries += q
