@@ -18,11 +18,12 @@ EXPERIMENTS = {
     "phyll_vowels": ["PhyLL (cosine goodness)", "local readout (one pass)",
                      "digital_logistic_regression_accuracy"],
     "phyll_microwave_vowels": ["PhyLL (cosine goodness)", "digital_logistic_regression_accuracy"],
-    "phyll_fashion_optics": ["PhyLL (cosine goodness)", "local readout (one pass)"],
+    "phyll_fashion_optics": ["PhyLL (cosine goodness)", "local readout (one pass)", "baselines"],
     "phyll_vs_pat": ["drive gain 1.0", "drive gain 0.6", "twin_r2_on_uniform_queries"],
-    "phyll_wave_audio": ["3 vowels (ae ei iy)", "7 vowels"],
+    "phyll_wave_audio": ["3 vowels (ae ei iy)", "baselines", "hyperparameters"],
 }
 NEEDS_TORCH = {"phyll_vs_pat"}
+BASELINES = ("physics_silenced", "random_linear", "digital_same_params", "logistic_regression")
 NEEDS_FASHION = {"phyll_fashion_optics"}
 
 
@@ -46,6 +47,13 @@ def test_quick_mode_writes_figure_and_record(name, tmp_path, data_dir):
     assert isinstance(rec["claim"], str) and rec["claim"]
     for key in EXPERIMENTS[name]:
         assert key in rec["metrics"], key
+    # every training experiment reports its controls and baselines, and its claim uses them
+    baselines = rec["metrics"]["baselines"]
+    assert set(BASELINES) <= set(baselines), sorted(baselines)
+    for key in BASELINES:
+        acc = baselines[key]["test_accuracy"]
+        assert 0.0 <= acc["mean"] <= 1.0 and len(acc["values"]) >= 1, key
+    assert "silenc" in rec["claim"] and "random linear" in rec["claim"]
     assert rec["config"]["quick"] is True
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.json", f"{name}.png"]
 
