@@ -16,7 +16,6 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from physnn.cli import script_main  # noqa: E402
-from physnn.experiments.sltt_vs_bptt import device_name, time_and_memory  # noqa: E402, F401 - benchmarks/bench_sltt.py
 
 
 def main(argv: list[str] | None = None) -> int:
