@@ -81,12 +81,20 @@ class HostOps:
         (``sgemm`` with ``beta = 1``) and its bias gradient one ``sgemv``: no temporary, no
         separate addition, once per layer and step of SLTT.
         """
-        layer, p = self.net.layers[i], self.params[i]
-        if not (isinstance(layer, Dense) and acc.weight.dtype == np.float32
-                and acc.weight.flags.c_contiguous and acc.bias.flags.c_contiguous):
+        g2 = self._accumulate_dense(i, a, g, acc)
+        if g2 is None:
             gl, ga = self.backward(i, a, g, need_input)
             self.add_grads(acc, gl)
             return ga
+        return (g2 @ self.params[i].weight).reshape(a.shape) if need_input else None
+
+    def _accumulate_dense(self, i: int, a, g, acc: LayerParams):
+        """``acc += `` a float32 Dense layer's parameter gradients in place (BLAS); returns
+        ``g`` as ``(rows, out)`` float32, or None (nothing added) for any other layer."""
+        layer = self.net.layers[i]
+        if not (isinstance(layer, Dense) and acc.weight.dtype == np.float32
+                and acc.weight.flags.c_contiguous and acc.bias.flags.c_contiguous):
+            return None
         blas = _blas()
         rows = a.shape[0]
         a2 = np.ascontiguousarray(a.reshape(rows, layer.in_features), dtype=np.float32)
@@ -94,7 +102,7 @@ class HostOps:
         # Fortran view: acc.weight.T (in, out) += a2.T (in, rows) @ g2 (rows, out)
         blas.sgemm(1.0, a2.T, g2.T, beta=1.0, c=acc.weight.T, trans_b=True, overwrite_c=True)
         blas.sgemv(1.0, g2.T, self._ones(rows), beta=1.0, y=acc.bias, overwrite_y=True)
-        return (g2 @ p.weight).reshape(a.shape) if need_input else None
+        return g2
 
     def _ones(self, n: int) -> np.ndarray:
         ones = self.__dict__.get("_ones_cache")
@@ -132,17 +140,7 @@ class HostOps:
     def param_grads_into(self, i: int, a, g, acc: LayerParams) -> None:
         """Layer ``i``'s parameter gradients of one step added into ``acc`` (what
         :meth:`backward_into` adds, without the input gradient)."""
-        layer = self.net.layers[i]
-        if not (isinstance(layer, Dense) and acc.weight.dtype == np.float32
-                and acc.weight.flags.c_contiguous and acc.bias.flags.c_contiguous):
-            self.backward_into(i, a, g, acc, need_input=False)
-            return
-        blas = _blas()
-        rows = a.shape[0]
-        a2 = np.ascontiguousarray(a.reshape(rows, layer.in_features), dtype=np.float32)
-        g2 = np.ascontiguousarray(g.reshape(rows, layer.out_features), dtype=np.float32)
-        blas.sgemm(1.0, a2.T, g2.T, beta=1.0, c=acc.weight.T, trans_b=True, overwrite_c=True)
-        blas.sgemv(1.0, g2.T, self._ones(rows), beta=1.0, y=acc.bias, overwrite_y=True)
+        self.backward_into(i, a, g, acc, need_input=False)
 
     def input_grad(self, i: int, g):
         """The input gradient of Dense layer ``i`` for ``g (rows, out)``: ``g W``, the
