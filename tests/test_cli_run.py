@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import tomllib
 
 import pytest
@@ -11,15 +10,7 @@ import pytest
 from physnn import __version__, experiments
 from physnn.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _reset_cli_logging():
-    yield
-    pkg = logging.getLogger("physnn")
-    for h in list(pkg.handlers):
-        if getattr(h, "_physnn_cli", False):
-            pkg.removeHandler(h)
-    pkg.setLevel(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("reset_cli_logging")
 
 
 def test_version(capsys):

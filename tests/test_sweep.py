@@ -33,14 +33,7 @@ def toy_score(lr: float, seed: int) -> float:
     return 1 - (math.log10(lr) + 2.5) ** 2 / 10 + 0.01 * seed
 
 
-@pytest.fixture(autouse=True)
-def _reset_cli_logging():
-    yield
-    pkg = logging.getLogger("physnn")
-    for h in list(pkg.handlers):
-        if getattr(h, "_physnn_cli", False):
-            pkg.removeHandler(h)
-    pkg.setLevel(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("reset_cli_logging")
 
 
 @pytest.fixture(scope="module")

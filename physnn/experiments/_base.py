@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Device", "Result", "RunContext", "TrialPruned", "help_field", "mean_std",
-           "pyplot", "validation_split"]
+__all__ = ["Device", "Result", "RunContext", "TrialPruned", "at_least_one", "help_field",
+           "mean_std", "pyplot", "validation_split"]
 
 #: Where an experiment computes: the value of every config's ``device`` field.
 Device = Literal["cpu", "cuda", "auto"]
@@ -109,6 +109,15 @@ class RunContext:
             self.report(rec.epoch, rec.eval_accuracy)
 
         return callback
+
+
+def at_least_one(cfg: Any, *keys: str) -> None:
+    """Raise ``ValueError`` naming the first of the config fields ``keys`` below 1 (counts,
+    sizes and epochs; a tuple field is checked element by element)."""
+    for key in keys:
+        value = getattr(cfg, key)
+        if any(v < 1 for v in (value if isinstance(value, tuple) else (value,))):
+            raise ValueError(f"{key} must be >= 1, got {value}")
 
 
 def mean_std(values: Any) -> dict:

@@ -34,7 +34,16 @@ import physnn as pn
 from physnn.data import load_digits
 from physnn.nets import abs_max_scale
 
-from ._base import Device, Result, RunContext, help_field, mean_std, pyplot, validation_split
+from ._base import (
+    Device,
+    Result,
+    RunContext,
+    at_least_one,
+    help_field,
+    mean_std,
+    pyplot,
+    validation_split,
+)
 from ._controls import (
     BASELINE_LABELS,
     BASELINES,
@@ -74,9 +83,7 @@ class Config:
     quick: bool = help_field(False, "a smoke run (set by --quick)")
 
     def __post_init__(self) -> None:
-        for key in ("n_seeds", "epochs", "batch_size", "inner_steps", "hidden"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        at_least_one(self, "n_seeds", "epochs", "batch_size", "inner_steps", "hidden")
         if not 0 < self.test_fraction < 1 or not 0 < self.validation < 1:
             raise ValueError("test_fraction and validation must lie in (0, 1)")
         if self.lr <= 0 or min(self.camera) < 1:

@@ -98,7 +98,16 @@ import physnn as pn
 from physnn.data import load_fashion_mnist
 from physnn.nets import abs_max_scale
 
-from ._base import Device, Result, RunContext, help_field, mean_std, pyplot, validation_split
+from ._base import (
+    Device,
+    Result,
+    RunContext,
+    at_least_one,
+    help_field,
+    mean_std,
+    pyplot,
+    validation_split,
+)
 from ._controls import (
     BASELINE_LABELS,
     BASELINES,
@@ -184,10 +193,8 @@ class Config:
     quick: bool = help_field(False, "a smoke run (set by --quick)")
 
     def __post_init__(self) -> None:
-        for key in ("n_seeds", "epochs", "camera", "hidden", "batch_size", "inner_steps",
-                    "negatives", "train_size", "test_size", "blocks", "monitor"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        at_least_one(self, "n_seeds", "epochs", "camera", "hidden", "batch_size", "inner_steps",
+                           "negatives", "train_size", "test_size", "blocks", "monitor")
         if not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods: choose one or both of {sorted(METHODS)} once each, "
                              f"got {self.methods!r}")

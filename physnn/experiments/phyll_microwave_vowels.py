@@ -27,7 +27,7 @@ import physnn as pn
 from physnn.data import FORMANT_VOWELS, load_formants, require_data
 from physnn.nets import abs_max_scale
 
-from ._base import Device, Result, RunContext, help_field, pyplot
+from ._base import Device, Result, RunContext, at_least_one, help_field, pyplot
 from ._controls import BASELINE_LABELS, baseline_panel
 from .phyll_vowels import (
     CONTROLS,
@@ -67,9 +67,7 @@ class Config:
     quick: bool = help_field(False, "a smoke run (set by --quick)")
 
     def __post_init__(self) -> None:
-        for key in ("n_seeds", "epochs", "batch_size", "inner_steps"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        at_least_one(self, "n_seeds", "epochs", "batch_size", "inner_steps")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must lie in (0, 1), got "
                              f"{self.validation_fraction}")

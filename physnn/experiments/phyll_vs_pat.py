@@ -49,7 +49,7 @@ import physnn as pn
 from physnn.data import FORMANT_VOWELS, load_formants, require_data
 from physnn.nets import abs_max_scale
 
-from ._base import Device, Result, RunContext, help_field, mean_std, pyplot
+from ._base import Device, Result, RunContext, at_least_one, help_field, mean_std, pyplot
 from ._controls import (
     BASELINE_LABELS,
     BASELINES,
@@ -92,10 +92,8 @@ class Config:
     quick: bool = help_field(False, "a smoke run (set by --quick)")
 
     def __post_init__(self) -> None:
-        for key in ("n_seeds", "phyll_epochs", "backprop_epochs", "twin_queries",
-                    "twin_epochs"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        at_least_one(self, "n_seeds", "phyll_epochs", "backprop_epochs", "twin_queries",
+                           "twin_epochs")
 
 
 QUICK = {"quick": True, "n_seeds": 1, "phyll_epochs": 10, "backprop_epochs": 10,

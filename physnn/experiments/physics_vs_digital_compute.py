@@ -70,7 +70,16 @@ import physnn as pn
 from physnn.data import load_fashion_mnist
 from physnn.physical import PhysicalLayer
 
-from ._base import Device, Result, RunContext, help_field, mean_std, pyplot, validation_split
+from ._base import (
+    Device,
+    Result,
+    RunContext,
+    at_least_one,
+    help_field,
+    mean_std,
+    pyplot,
+    validation_split,
+)
 
 NAME = "physics_vs_digital_compute"
 #: Margin (accuracy points) the optical network must gain over the best digital model with at
@@ -126,13 +135,9 @@ class Config:
     quick: bool = help_field(False, "a smoke run (set by --quick)")
 
     def __post_init__(self) -> None:
-        for key in ("n_seeds", "camera", "epochs", "batch_size", "inner_steps",
-                    "mlp_max_iter", "train_size", "test_size"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
-        for key in ("readout_widths", "phyll_widths", "ff_widths"):
-            if any(w < 1 for w in getattr(self, key)):
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        at_least_one(self, "n_seeds", "camera", "epochs", "batch_size", "inner_steps",
+                           "mlp_max_iter", "train_size", "test_size")
+        at_least_one(self, "readout_widths", "phyll_widths", "ff_widths")
         if any(w < 0 for w in self.mlp_widths):
             raise ValueError(f"mlp_widths must be >= 0, got {self.mlp_widths}")
         if not set(self.mlp_pools) <= {1, 2, 4} or not self.mlp_pools:

@@ -22,7 +22,7 @@ from physnn._threads import one_blas_thread
 from physnn.learning.sltt import bptt_gradients, peak_memory, sltt_gradients
 from physnn.snn import Conv2d, Dense, SpikingNetwork
 
-from ._base import Device, Result, RunContext, help_field, pyplot
+from ._base import Device, Result, RunContext, at_least_one, help_field, pyplot
 
 NAME = "sltt_vs_bptt"
 SWEEP_METRICS = ("accuracy.mlp.SLTT.mean", "accuracy.mlp.BPTT.mean",
@@ -54,10 +54,8 @@ class Config:
     quick: bool = help_field(False, "a smoke run (set by --quick)")
 
     def __post_init__(self) -> None:
-        for key in ("n_seeds", "acc_steps", "epochs", "train_size", "cnn_train_size",
-                    "test_size", "batch", "hidden", "cos_steps", "reps"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        at_least_one(self, "n_seeds", "acc_steps", "epochs", "train_size", "cnn_train_size",
+                           "test_size", "batch", "hidden", "cos_steps", "reps")
         if not self.steps or min(self.steps) < 1 or not self.betas:
             raise ValueError("steps must be positive and betas not empty")
 
