@@ -96,6 +96,31 @@ class AdamState(NamedTuple):
     v: tuple
 
 
+def _adam_fused(p, g, m, v, b1, b2, c1, c2, lr, eps, wd):
+    """Adam's new ``(p, m, v)`` from the one-pass kernel
+    (:func:`physnn.kernels.optim_cpu.adam_update`, the NumPy expressions' bits), or None
+    where it does not apply: arrays not all of one float dtype (float32 / float64), not
+    C-contiguous NumPy arrays, or too small for the call to pay."""
+    dt = p.dtype if isinstance(p, np.ndarray) else None
+    if (dt not in (np.float32, np.float64) or p.size < _FUSED_MIN
+            or any(not isinstance(a, np.ndarray) or a.dtype != dt or a.shape != p.shape
+                   or not a.flags.c_contiguous for a in (p, g, m, v))):
+        return None
+    from .kernels.optim_cpu import adam_update
+
+    s = dt.type
+    outs = (np.empty_like(p), np.empty_like(m), np.empty_like(v))
+    adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), s(b1),
+                s(1.0 - b1), s(b2), s(1.0 - b2), s(c1), s(c2), s(lr), s(eps), s(wd),
+                bool(wd), *(o.reshape(-1) for o in outs))
+    return outs
+
+
+#: Elements from which :meth:`Adam.step` runs the one-pass kernel (below, NumPy's passes
+#: over a few cache lines cost less than the kernel's dispatch).
+_FUSED_MIN = 4096
+
+
 class Adam:
     """Adam (Kingma & Ba, 2015), with optional decoupled weight decay (AdamW).
 
@@ -142,6 +167,13 @@ class Adam:
         c1, c2 = 1.0 - b1**t, 1.0 - b2**t
         new_p, new_m, new_v = [], [], []
         for p, g, m, v in zip(params, grads, state.m, state.v, strict=True):
+            fused = _adam_fused(p, g, m, v, b1, b2, c1, c2, self.lr, self.eps,
+                                self.weight_decay)
+            if fused is not None:
+                new_p.append(fused[0])
+                new_m.append(fused[1])
+                new_v.append(fused[2])
+                continue
             m = b1 * m + (1.0 - b1) * g
             v = b2 * v + (1.0 - b2) * (g * g)
             upd = (m / c1) / (np.sqrt(v / c2) + self.eps)

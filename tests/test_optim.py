@@ -73,3 +73,54 @@ def test_bad_arguments():
         opt.step(p, _p([[1.0, 2.0]], [0.0]), opt.init(p))
     with pytest.raises(FloatingPointError, match="NaN"):
         opt.step(p, _p([[np.nan]], [0.0]), opt.init(p))
+
+
+def _numpy_adam(opt, params, grads, state):
+    """Adam.step as NumPy expressions (the one-pass kernel switched off)."""
+    import physnn.optim as optim
+
+    saved = optim._FUSED_MIN
+    optim._FUSED_MIN = 1 << 62
+    try:
+        return opt.step(params, grads, state)
+    finally:
+        optim._FUSED_MIN = saved
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decay", [0.0, 0.3])
+def test_adam_kernel_is_the_numpy_expressions_bit_for_bit(dtype, decay):
+    import physnn.optim as optim
+
+    rng = np.random.default_rng(3)
+    shape = (64, optim._FUSED_MIN // 64 + 5)  # above the kernel's threshold
+    p = LinearParams(rng.standard_normal(shape).astype(dtype),
+                     rng.standard_normal(shape[0]).astype(dtype))  # bias: NumPy path
+    opt = Adam(3e-3, weight_decay=decay)
+    fused, ref = (p, opt.init(p)), (p, opt.init(p))
+    for _ in range(4):
+        g = LinearParams(*(rng.standard_normal(a.shape).astype(dtype) * 1e-2 for a in p))
+        fused = opt.step(fused[0], g, fused[1])
+        ref = _numpy_adam(opt, ref[0], g, ref[1])
+    for a, b in zip((*fused[0], *fused[1].m, *fused[1].v), (*ref[0], *ref[1].m, *ref[1].v),
+                    strict=True):
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(fused[0].weight, p.weight)  # it did move
+
+
+def test_adam_kernel_leaves_inputs_and_mixed_dtypes_alone():
+    import physnn.optim as optim
+
+    n = optim._FUSED_MIN
+    p = LinearParams(np.ones((1, n), np.float32), np.zeros(1, np.float32))
+    g = LinearParams(np.full((1, n), 0.5, np.float64), np.zeros(1, np.float32))  # mixed
+    opt = Adam(0.1)
+    st = opt.init(p)
+    p1, st1 = opt.step(p, g, st)
+    np.testing.assert_array_equal(p.weight, 1.0)  # inputs untouched
+    np.testing.assert_array_equal(st.m[0], 0.0)
+    np.testing.assert_allclose(p1.weight, 0.9, rtol=1e-6)  # first step: lr * sign(g)
+    g32 = LinearParams(g.weight.astype(np.float32), g.bias)
+    p2, _ = opt.step(p, g32, st)
+    np.testing.assert_array_equal(p2.weight, p1.weight.astype(np.float32))
