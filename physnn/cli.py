@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
     g.add_argument("--early-stop", choices=("asha",), default=None,
                    help="stop unpromising trials early (asynchronous successive halving)")
-    g.add_argument("--validation", type=float, default=0.2, metavar="F",
-                   help="fraction of the training data held out to choose on (default 0.2)")
+    g.add_argument("--validation", type=float, default=None, metavar="F",
+                   help="fraction of the training data held out to choose on (default: the "
+                        "experiment's own, or 0.2 where it holds none out)")
     _verbosity(p, top=False)
 
     bench = sub.add_parser("bench", help="time physnn kernels side by side with their peers")

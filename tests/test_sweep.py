@@ -22,6 +22,7 @@ import pytest
 import physnn as pn
 from physnn import experiments
 from physnn.cli import main
+from physnn.config import ConfigError
 from physnn.sweep import sweep
 
 TESTS = Path(__file__).resolve().parent
@@ -250,3 +251,31 @@ def test_scripts_run_the_registered_experiments(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rec = json.loads((tmp_path / "spiking_demo.json").read_text())
     assert rec["config"]["neurons"] == 16 and rec["run"]["experiment"] == "spiking_demo"
+
+
+@pytest.mark.parametrize(("overrides", "validation", "used"), [
+    (["validation=0.3"], None, 0.3),   # the experiment's own held-out fraction
+    (["validation=0.3"], 0.3, 0.3),    # the same value twice is no conflict
+    ([], 0.25, 0.25),                  # --validation sets it
+    ([], None, 0.2),                   # neither: 0.2
+])
+def test_search_validation_fraction_comes_from_the_flag_or_the_config(
+        tmp_path, overrides, validation, used):
+    pytest.importorskip("optuna")
+    out = tmp_path / "s"
+    res = sweep("sweep_toy", search="optuna", trials=2, space={"lr": "1e-3..1e-2:log"},
+                engine="serial", out=out, progress=False, validation=validation,
+                overrides=["epochs=1", *overrides])
+    assert res.record["search"]["validation"] == used
+    assert all(t["config"]["validation"] == used for t in res.record["trials"])
+    base = 0.3 if overrides else 0.0  # best.json trains as the base config does
+    assert json.loads((out / "best.json").read_text())["config"]["validation"] == base
+
+
+def test_search_validation_flag_and_config_must_agree(tmp_path):
+    pytest.importorskip("optuna")
+    with pytest.raises(ConfigError, match=r"--validation 0.25 and the config's validation"):
+        sweep("sweep_toy", search="optuna", trials=2, space={"lr": "1e-3..1e-2:log"},
+              engine="serial", out=tmp_path / "s", progress=False, validation=0.25,
+              overrides=["validation=0.3"])
+    assert not (tmp_path / "s").exists()  # refused before any work

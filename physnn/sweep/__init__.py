@@ -125,7 +125,7 @@ def sweep(experiment: str, *, grid: Mapping[str, Sequence[Any]] | Sequence[str] 
           gpus_per_trial: float = 0.0, max_failures: int = 0, search: str | None = None,
           trials: int | None = None, space: Mapping[str, str] | Sequence[str] | None = None,
           metric: str | None = None, direction: str = "maximize",
-          early_stop: str | None = None, validation: float = 0.2,
+          early_stop: str | None = None, validation: float | None = None,
           out: str | os.PathLike = "out/sweep", progress: bool = True,
           connect_timeout: float = 15.0) -> SweepResult:
     """Run an experiment over seeds and a grid of settings, or search its hyperparameters.
@@ -153,9 +153,12 @@ def sweep(experiment: str, *, grid: Mapping[str, Sequence[Any]] | Sequence[str] 
         Retries of a trial that raises (each failed attempt is reported and kept).
     search : {None, "optuna"}
         Search ``space`` with Optuna for ``trials`` trials, maximising (``direction``) the
-        validation ``metric`` (default: the experiment's ``OBJECTIVE``); the experiment's
-        ``validation`` fraction of the training data is held out (``validation``), and the
-        test set is never used to choose.
+        validation ``metric`` (default: the experiment's ``OBJECTIVE``) on a fraction of
+        the training data held out from it; the test set is never used to choose.
+    validation : float, optional
+        That held-out fraction: this value when given (a base config that sets another one
+        is an error), else the base config's ``validation`` when it holds one out, else 0.2.
+        ``best.json`` switches it back to the base config's value.
     space : mapping or list of "KEY=SPEC"
         ``V1,V2,...`` (a choice), ``LOW..HIGH`` (uniform) or ``LOW..HIGH:log``.
     early_stop : {None, "asha"}
@@ -225,10 +228,15 @@ def sweep(experiment: str, *, grid: Mapping[str, Sequence[Any]] | Sequence[str] 
         if "validation" not in metric or "test" in metric:
             raise ConfigError(f"--metric {metric!r}: a search chooses on a validation metric "
                               "(held out from the training data), never on the test set")
-        if not 0.0 < validation < 1.0:
-            raise ConfigError(f"--validation must lie in (0, 1), got {validation!r}")
         search_base_validation = base.validation
-        if base.validation == 0:
+        if validation is None:
+            validation = base.validation if base.validation > 0 else 0.2
+        elif "validation" in explicit and base.validation != validation:
+            raise ConfigError(f"--validation {validation!r} and the config's validation = "
+                              f"{base.validation!r} disagree: give one of them")
+        if isinstance(validation, bool) or not 0.0 < validation < 1.0:
+            raise ConfigError(f"--validation must lie in (0, 1), got {validation!r}")
+        if base.validation != validation:
             base = build(cls, {"validation": validation}, base=base, owner=exp.name)
         search_info = {"kind": "optuna", "trials": trials, "metric": metric,
                        "direction": direction, "early_stop": early_stop,
