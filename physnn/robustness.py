@@ -441,7 +441,11 @@ class OnlineAdapter(Deployment):
       ``replay_batch`` of them added to each update): an update sees more than one batch;
     - optionally, **change detection** (``detector``): no update (no query) while the
       served batches' error rate looks as it did at deployment (``idle_updates=False``), and
-      a larger learning rate ``alarm_lr`` after a change is detected.
+      a larger learning rate ``alarm_lr`` after a change is detected;
+    - for the goodness learners (PhyLL, Forward-Forward), optionally **hard negatives**
+      (``negatives``): each update measures that many wrong-label candidates per sample and
+      every block trains against the one it currently scores highest (the wrong labels the
+      adapted network actually confuses), instead of one drawn at random.
 
     Parameters
     ----------
@@ -469,6 +473,10 @@ class OnlineAdapter(Deployment):
         detected. ``False`` spends no query until an alarm.
     alarm_lr : float, optional
         Learning rate during an alarm (default ``lr``).
+    negatives : int, optional
+        Wrong-label candidates per sample of an update (goodness learners only; at most the
+        number of classes - 1; each costs one more query per block and sample). Default:
+        the learner's.
     name : str, optional
     """
 
@@ -477,7 +485,8 @@ class OnlineAdapter(Deployment):
                  alarm_trust_region: float | None = None, replay: int = 0,
                  replay_batch: int = 0, budget: int | None = None,
                  detector: ChangeDetector | None = None, idle_updates: bool = True,
-                 alarm_lr: float | None = None, name: str | None = None) -> None:
+                 alarm_lr: float | None = None, negatives: int | None = None,
+                 name: str | None = None) -> None:
         from .learning._base import LocalLearner
 
         if not isinstance(learner, LocalLearner):
@@ -503,6 +512,12 @@ class OnlineAdapter(Deployment):
         self.idle_updates = bool(idle_updates)
         if detector is None and not self.idle_updates:
             raise ValueError("idle_updates=False needs a detector (it would never update)")
+        if negatives is not None:
+            negatives = _int("negatives", negatives, 1)
+            if not hasattr(learner, "negatives"):
+                raise ValueError(f"negatives is for the goodness learners (PhyLL, "
+                                 f"ForwardForward); {type(learner).__name__} has no negatives")
+        self.negatives = negatives
         self.name = name or f"online {type(learner).__name__}"
         self._learner: Any = None
         self._anchor: tuple | None = None
@@ -523,6 +538,12 @@ class OnlineAdapter(Deployment):
             self._learner.optimizer.lr = self.lr
         if self.inner_steps is not None:
             self._learner.inner_steps = self.inner_steps
+        if self.negatives is not None:
+            k = int(net.readout.num_classes)
+            if self.negatives > k - 1:
+                raise ValueError(f"negatives must be <= num_classes - 1 = {k - 1}, got "
+                                 f"{self.negatives}")
+            self._learner.negatives = self.negatives
         self._base_lr = self._learner.optimizer.lr
         if self.budget is not None and self.budget < _queries_per_sample(self._learner, net):
             raise ValueError(f"budget={self.budget} queries cannot pay for one sample "

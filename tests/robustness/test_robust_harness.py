@@ -257,3 +257,21 @@ def test_a_deployment_saves_and_loads_with_its_clock(phyll_net, tmp_path):
         p2 = again.readout.scores(again, xt[:20], rng=np.random.default_rng(0))
     np.testing.assert_allclose(p1, p2, rtol=1e-6)
     assert lrn.state is not None
+
+
+def test_hard_negatives_measure_more_wrong_labels_per_update(phyll_net):
+    learner, net, x, y, xt, yt = phyll_net
+    method = OnlineAdapter(learner, lr=3e-4, negatives=3)
+    rep = evaluate_under(net, xt, yt, None, horizon=64, eval_every=64, method=method,
+                         stream=(x, y))
+    # 2 updates of 32 samples, each measured with its label and 3 wrong ones, on 2 blocks
+    assert rep.cost["adapt_queries"] == 2 * 32 * (1 + 3) * len(net.blocks)
+    assert method.learner.negatives == 3 and learner.negatives == 1  # a private copy
+    assert rep.worst_accuracy >= rep.accuracy_before - 0.01
+    with pytest.raises(ValueError, match="goodness learners"):
+        OnlineAdapter(_readout(), negatives=2)
+    with pytest.raises(ValueError, match="negatives must be an int >= 1"):
+        OnlineAdapter(learner, negatives=0)
+    with pytest.raises(ValueError, match=f"negatives must be <= num_classes - 1 = {K - 1}"):
+        evaluate_under(net, xt, yt, None, horizon=32, eval_every=32, stream=(x, y),
+                       method=OnlineAdapter(learner, negatives=K))
