@@ -123,6 +123,15 @@ class TaskSpec:
     ``noise`` x the hardware's output standard deviation at the horizon; ``dead_fraction`` of
     every block's output channels die at ``onset``. Online settings are chosen under a jump
     of ``select_parameter`` by ``select_shift`` (another change than the test scenarios).
+
+    ``every``: the drifting parameter is sampled every ``every`` queries (a staircase; 1 is
+    the continuous drift). A coarse staircase is only a compute economy, and it biases the
+    measurement: with steps a multiple of ``eval_every`` apart, every evaluation meets a
+    step that no update has seen. The optics uses 1: re-mixing the transmission matrix costs
+    about 2 ms per change, and a deployment with ``every=1`` took as long as with 500. The
+    microwave cavities recompute their coupling matrices on every change (about 0.1 s per
+    cavity, against 15 ms for measuring a batch of 32): ``every=50`` (a step about every
+    1.5 served batches) adds about a quarter to a deployment, ``every=1`` about 80 %.
     """
 
     name: str
@@ -151,7 +160,7 @@ class TaskSpec:
     n_test: int = 0  # fashion: test images per split
     train_batch: int = 32
     select_splits: int = 3  # 0: no selection, the defaults below
-    candidates: tuple | None = None  # online candidates compared (None: all)
+    candidates: tuple | None = None  # online candidates compared (None: _GENERAL)
     pat_divisors: tuple = (3, 10, 30)  # PAT deployment lr = bp_lr / d, compared
     scenarios: tuple = SCENARIOS
     extras: bool = False  # ablation on test + Forward-Forward / local readout
@@ -171,16 +180,16 @@ def task_specs(quick: bool) -> dict[str, TaskSpec]:
         "vowels-microwave": TaskSpec(
             "vowels-microwave", parameter="detuning", shift=0.02, drift=0.02,
             select_parameter="detuning", select_shift=-0.02, horizon=2000, eval_every=250,
-            onset=500, every=250, phyll_lr=3e-3, phyll_epochs=60, bp_epochs=60,
+            onset=500, every=50, phyll_lr=3e-3, phyll_epochs=60, bp_epochs=60,
             twin_queries=3000, twin_epochs=100, select_splits=1, candidates=_CHEAP,
             pat_divisors=(10, 30), refit=TwinRefit(n_queries=1500, epochs=60),
             retrain_epochs=30),
         "fashion-optics": TaskSpec(
             "fashion-optics", parameter="decorrelation", shift=0.8, drift=0.8,
-            select_parameter="exposure", select_shift=-0.8, horizon=8000, eval_every=1000,
-            onset=2000, every=500, splits=2, phyll_lr=1e-3, phyll_epochs=8, inner_steps=5,
+            select_parameter="exposure", select_shift=-0.8, horizon=10000, eval_every=1000,
+            onset=2000, every=1, splits=2, phyll_lr=1e-3, phyll_epochs=8, inner_steps=5,
             bp_lr=1e-3, bp_epochs=8, twin_queries=5000, twin_epochs=60, select_splits=1,
-            candidates=_CHEAP, pat_divisors=(10, 30),
+            candidates=_FASHION, pat_divisors=(10, 30),
             refit=TwinRefit(n_queries=2000, epochs=30), retrain_epochs=2, n_train=20000,
             n_test=2000, train_batch=128),
     }
@@ -211,8 +220,15 @@ def task_specs(quick: bool) -> dict[str, TaskSpec]:
 _CHEAP = ("lr/10 + replay", "lr/100 + replay", "lr/10 + replay, 3x steps",
           "lr/3 + replay + trust region", "detector: idle, lr/10 on alarm",
           "detector: lr/10 always, lr on alarm",
-          "detector vs deployment error: lr/10 always, lr on alarm")
+          "detector vs deployment error: lr/10 always, lr on alarm",
+          "detector vs deployment error: lr/10 always, lr on alarm, 3 hard negatives")
 DEFAULT_ONLINE = "lr/10 + replay"  # when a task skips the selection (quick runs)
+# Slower-learning settings with a larger replay batch, compared on the Fashion-MNIST optics
+# (where a decorrelated transmission matrix asks the digital layers to relearn much of their
+# input mapping); tasks that name no candidates compare the others (_GENERAL).
+_SLOW = ("lr/30 + replay", "lr/30 + large replay",
+         "detector vs deployment error: lr/100 always, lr/10 on alarm, large replay")
+_FASHION = ("lr/100 + replay", *_SLOW)
 
 
 def adapter_candidates(train_lr: float, inner_steps: int = 10) -> dict[str, dict]:
@@ -220,12 +236,15 @@ def adapter_candidates(train_lr: float, inner_steps: int = 10) -> dict[str, dict
     ``inner_steps`` training's optimizer steps per batch)."""
     replay = {"replay": 128, "replay_batch": 32}
     alarm = {"replay": 128, "replay_batch": 64, "detector": True}
+    large = {"replay": 512, "replay_batch": 128}
     return {
         "training lr, no safeguard": {"lr": train_lr},
         "lr/10": {"lr": train_lr / 10},
         "lr/10 + replay": {"lr": train_lr / 10, **replay},
         "lr/10 + replay + trust region": {"lr": train_lr / 10, **replay, "trust_region": 0.1},
         "lr/100 + replay": {"lr": train_lr / 100, **replay},
+        "lr/30 + replay": {"lr": train_lr / 30, **replay},
+        "lr/30 + large replay": {"lr": train_lr / 30, **large},
         "lr/10 + replay, 3x steps": {"lr": train_lr / 10, **replay,
                                      "inner_steps": 3 * inner_steps},
         "lr/3 + replay + trust region": {"lr": train_lr / 3, **replay, "trust_region": 0.2},
@@ -236,7 +255,33 @@ def adapter_candidates(train_lr: float, inner_steps: int = 10) -> dict[str, dict
                                                 **alarm},
         "detector vs deployment error: lr/10 always, lr on alarm": {
             "lr": train_lr / 10, "alarm_lr": train_lr, **alarm, "detector": "reference"},
+        # goodness learners only (PhyLL, Forward-Forward): each update trains every block
+        # against its hardest of 3 wrong labels (OnlineAdapter(negatives=3))
+        "detector vs deployment error: lr/10 always, lr on alarm, 3 hard negatives": {
+            "lr": train_lr / 10, "alarm_lr": train_lr, **alarm, "detector": "reference",
+            "negatives": 3},
+        "detector vs deployment error: idle, lr on alarm, 3 hard negatives": {
+            "lr": train_lr, **alarm, "idle_updates": False, "detector": "reference",
+            "negatives": 3},
+        "detector vs deployment error: idle, lr on alarm, 3x steps": {
+            "lr": train_lr, **alarm, "idle_updates": False, "detector": "reference",
+            "inner_steps": 3 * inner_steps},
+        "detector vs deployment error: lr/100 always, lr/10 on alarm, large replay": {
+            "lr": train_lr / 100, "alarm_lr": train_lr / 10, **large, "detector": "reference"},
     }
+
+
+_GENERAL = tuple(c for c in adapter_candidates(1.0) if c not in _SLOW)
+
+
+def task_candidates(spec: TaskSpec, train_lr: float, learner: str = "PhyLL"
+                    ) -> dict[str, dict]:
+    """The online candidates ``spec`` compares (``spec.candidates``, or all but ``_SLOW``)
+    for ``learner`` (hard negatives only for the goodness learners)."""
+    cands = adapter_candidates(train_lr, spec.inner_steps)
+    names = spec.candidates if spec.candidates is not None else _GENERAL
+    return {c: cands[c] for c in names
+            if learner != "local readout" or "negatives" not in cands[c]}
 
 
 def make_adapter(learner, settings: dict, name: str = "online PhyLL",
@@ -482,9 +527,7 @@ def select(spec: TaskSpec, cfg: Config, log, learner: str = "PhyLL") -> dict:
     drift.
     """
     scen = scenarios(spec, 1.0, select=True)
-    cands = adapter_candidates(learner_lr(spec, learner), spec.inner_steps)
-    if spec.candidates is not None:
-        cands = {c: cands[c] for c in spec.candidates}
+    cands = task_candidates(spec, learner_lr(spec, learner), learner)
     pat_lrs = {f"lr/{d}": spec.bp_lr / d for d in spec.pat_divisors}
     if spec.select_splits == 0:
         log(f"  [{spec.name}] no selection: {DEFAULT_ONLINE!r}, PAT lr/10")
@@ -629,7 +672,7 @@ def ablation(spec: TaskSpec, cfg: Config, log) -> dict:
         for sn, sc in scen.items():
             reps.setdefault((sn, "frozen"), []).append(
                 deployment(net, xt, yt, sc, Frozen(), spec, cfg, (x, y), s))
-            for cn, settings in adapter_candidates(spec.phyll_lr, spec.inner_steps).items():
+            for cn, settings in task_candidates(spec, spec.phyll_lr).items():
                 reps.setdefault((sn, cn), []).append(deployment(
                     net, xt, yt, sc, make_adapter(learner, settings, cn, net, (x, y)), spec, cfg,
                     (x, y), s))
@@ -812,7 +855,7 @@ def run_one_task(spec: TaskSpec, cfg: Config, log) -> dict:
         entry["ablation_on_test"] = strip(abl)
         entry["ablation_on_test"]["no-perturbation worst gap vs frozen points"] = {
             c: _gap(abl_pooled[("none", c)], abl_pooled[("none", "frozen")])
-            for c in adapter_candidates(spec.phyll_lr, spec.inner_steps)}
+            for c in task_candidates(spec, spec.phyll_lr)}
         other = {ln: select(spec, cfg, log, learner=ln) for ln in OTHER_LEARNERS}
         ext, ext_pooled = summarize(extra_learners(
             spec, cfg, log, {ln: o["online"] for ln, o in other.items()}))
