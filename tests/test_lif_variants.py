@@ -173,7 +173,8 @@ def test_drivers_run_serial_on_one_thread_or_a_small_problem(module, monkeypatch
             picked.append(a[-1]) or real(*a)))
     big = (1, 2, lif_cpu.SERIAL_BELOW // 2)  # SERIAL_BELOW neuron-steps exactly
     small = (1, 2, 8)
-    for shape in (big, small):
+
+    def backward(shape):
         g = np.zeros(shape, np.float32)
         p = np.full(shape[2], 0.5, np.float32)
         st = np.zeros(shape[1:], np.float32)
@@ -184,21 +185,15 @@ def test_drivers_run_serial_on_one_thread_or_a_small_problem(module, monkeypatch
         else:
             lif_cpu.lif_bptt(g, g, g, p, p, SG_ATAN, np.float32(2.0), RESET_SUBTRACT,
                              CONV_SNNTORCH, False, np.empty_like(g), st.copy())
+
+    for shape in (big, small):
+        backward(shape)
     assert picked == [numba.get_num_threads() > 1, False]
     picked.clear()
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        g = np.zeros(big, np.float32)
-        p = np.full(big[2], 0.5, np.float32)
-        st = np.zeros(big[1:], np.float32)
-        if module == "grad_cpu":
-            grad_cpu.lif_grad(g, st, g, g, st, p, p, SG_ATAN, 2.0, RESET_SUBTRACT,
-                              CONV_SNNTORCH, False, np.empty_like(g), np.empty_like(st),
-                              np.empty_like(st), np.empty_like(st))
-        else:
-            lif_cpu.lif_bptt(g, g, g, p, p, SG_ATAN, np.float32(2.0), RESET_SUBTRACT,
-                             CONV_SNNTORCH, False, np.empty_like(g), st.copy())
+        backward(big)
     finally:
         numba.set_num_threads(threads)
     assert picked == [False]

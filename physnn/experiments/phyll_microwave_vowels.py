@@ -36,7 +36,7 @@ from .phyll_vowels import (
     hyperparameters,
     pct,
     physics_words,
-    run_seed,
+    run_seeds,
     seeds_text,
     summarize,
     unclip,
@@ -106,16 +106,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             inner_steps=cfg.inner_steps, optimizer=pn.optim.Adam(cfg.readout_lr),
             backend=cfg.device), 20),
     }
-    per_seed = []
-    for seed in seeds:
-        s = run_seed(x, y, seed, methods=methods, make_net=microwave_net,
-                     validation_fraction=cfg.validation_fraction, epochs=cfg.epochs,
-                     batch_size=cfg.batch_size, progress=ctx.progress)
-        per_seed.append(s)
-        ctx.log.info("seed %d: %s; %s", seed, ", ".join(
-            f"{m.split(' (')[0]} {r['accuracy']:.3f}" for m, r in s["methods"].items()),
-            ", ".join(f"{kind} {r['accuracy']:.3f}" for kind, r in
-                      [*s["controls"].items(), *s["baselines"].items()]))
+    per_seed = run_seeds(x, y, seeds, cfg, ctx, methods=methods, make_net=microwave_net)
 
     method_metrics, baselines, sentence, verdicts = summarize(per_seed, list(methods))
     n = per_seed[0]["n"]

@@ -281,6 +281,24 @@ def seeds_text(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
+def run_seeds(x: np.ndarray, y: np.ndarray, seeds: list[int], cfg: Any, ctx: RunContext, *,
+              methods: Mapping[str, tuple[Callable[[], Any], int]],
+              make_net: Callable[[], pn.PhysicalNetwork]) -> list[dict]:
+    """:func:`run_seed` for every seed with ``cfg``'s ``validation_fraction``, ``epochs`` and
+    ``batch_size``, logging each seed's test accuracies; the per-seed results."""
+    per_seed = []
+    for seed in seeds:
+        s = run_seed(x, y, seed, methods=methods, make_net=make_net,
+                     validation_fraction=cfg.validation_fraction, epochs=cfg.epochs,
+                     batch_size=cfg.batch_size, progress=ctx.progress)
+        per_seed.append(s)
+        ctx.log.info("seed %d: %s; %s", seed, ", ".join(
+            f"{m.split(' (')[0]} {r['accuracy']:.3f}" for m, r in s["methods"].items()),
+            ", ".join(f"{kind} {r['accuracy']:.3f}" for kind, r in
+                      [*s["controls"].items(), *s["baselines"].items()]))
+    return per_seed
+
+
 def summarize(per_seed: list[dict], methods: list[str]) -> tuple[dict, dict, str, dict]:
     """Metrics of the methods, the ``baselines`` record, the comparison sentence, verdicts.
 
@@ -507,16 +525,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             inner_steps=cfg.inner_steps, optimizer=pn.optim.Adam(cfg.readout_lr),
             backend=dev), 20),
     }
-    per_seed = []
-    for seed in seeds:
-        s = run_seed(x, y, seed, methods=methods, make_net=acoustic_net,
-                     validation_fraction=cfg.validation_fraction, epochs=cfg.epochs,
-                     batch_size=cfg.batch_size, progress=ctx.progress)
-        per_seed.append(s)
-        ctx.log.info("seed %d: %s; %s", seed, ", ".join(
-            f"{m.split(' (')[0]} {r['accuracy']:.3f}" for m, r in s["methods"].items()),
-            ", ".join(f"{kind} {r['accuracy']:.3f}" for kind, r in
-                      [*s["controls"].items(), *s["baselines"].items()]))
+    per_seed = run_seeds(x, y, seeds, cfg, ctx, methods=methods, make_net=acoustic_net)
 
     method_metrics, baselines, sentence, verdicts = summarize(per_seed, list(methods))
     n = per_seed[0]["n"]
