@@ -244,6 +244,23 @@ def _restore_model(net: PhysicalNetwork, state: tuple) -> None:
         net.readout = readout
 
 
+def _blend(avg: tuple, fast: tuple, beta: float) -> tuple:
+    """``beta * avg + (1 - beta) * fast`` of two :func:`_model_state` tuples (parameters and,
+    for a :class:`HeadReadout`, its heads; any other readout is ``fast``'s)."""
+    def mix(a, f):
+        if a is None or f is None:
+            return f
+        return LinearParams((beta * a.weight + (1 - beta) * f.weight).astype(f.weight.dtype),
+                            (beta * a.bias + (1 - beta) * f.bias).astype(f.bias.dtype))
+
+    params = [mix(a, f) for a, f in zip(avg[0], fast[0], strict=True)]
+    ra, rf = avg[1], fast[1]
+    if isinstance(ra, HeadReadout) and isinstance(rf, HeadReadout):
+        rf = HeadReadout(rf.num_classes, tuple(mix(a, f) for a, f in zip(ra.heads, rf.heads,
+                                                                         strict=True)))
+    return params, rf
+
+
 def _finite_model(net: PhysicalNetwork) -> bool:
     for p in net.get_params():
         if p is None or not (np.all(np.isfinite(p.weight)) and np.all(np.isfinite(p.bias))):
@@ -445,7 +462,13 @@ class OnlineAdapter(Deployment):
     - for the goodness learners (PhyLL, Forward-Forward), optionally **hard negatives**
       (``negatives``): each update measures that many wrong-label candidates per sample and
       every block trains against the one it currently scores highest (the wrong labels the
-      adapted network actually confuses), instead of one drawn at random.
+      adapted network actually confuses), instead of one drawn at random;
+    - **weight averaging** (``average``): the network serves a running mean of the
+      learner's weights, not its latest, noisy iterate.
+
+    What makes it recover quickly after a change: a larger ``alarm_lr`` and a burst of
+    ``alarm_updates`` updates per served batch from the buffer while the detector is
+    alarmed (each query counted in the report).
 
     Parameters
     ----------
@@ -477,6 +500,18 @@ class OnlineAdapter(Deployment):
         Wrong-label candidates per sample of an update (goodness learners only; at most the
         number of classes - 1; each costs one more query per block and sample). Default:
         the learner's.
+    average : float, optional
+        Serve a running average of the adapted weights (Polyak averaging): the learner
+        trains its own copy :math:`\theta_t`, the network serves
+        :math:`\bar\theta_t = \beta\,\bar\theta_{t-1} + (1 - \beta)\,\theta_t` with
+        :math:`\beta` = ``average`` in [0, 1), after each update (the trust region acts on
+        :math:`\theta_t`). It smooths the update-to-update noise of the served accuracy, at
+        the price of a lag of about :math:`1/(1-\beta)` updates after a change.
+    alarm_updates : int, default 1
+        Updates per served batch during an alarm (needs a detector and a buffer): the first
+        on the served batch plus ``replay_batch`` buffered samples, each further one on as
+        many samples drawn from the buffer. A burst of relearning, paid in queries, while
+        the detector says the network is off; it stops when the alarm clears.
     name : str, optional
     """
 
@@ -486,6 +521,7 @@ class OnlineAdapter(Deployment):
                  replay_batch: int = 0, budget: int | None = None,
                  detector: ChangeDetector | None = None, idle_updates: bool = True,
                  alarm_lr: float | None = None, negatives: int | None = None,
+                 alarm_updates: int = 1, average: float | None = None,
                  name: str | None = None) -> None:
         from .learning._base import LocalLearner
 
@@ -518,7 +554,20 @@ class OnlineAdapter(Deployment):
                 raise ValueError(f"negatives is for the goodness learners (PhyLL, "
                                  f"ForwardForward); {type(learner).__name__} has no negatives")
         self.negatives = negatives
+        self.alarm_updates = _int("alarm_updates", alarm_updates, 1)
+        if self.alarm_updates > 1 and (detector is None or self.replay == 0):
+            raise ValueError("alarm_updates > 1 needs a detector and a replay buffer "
+                             "(replay > 0): the extra updates draw from the buffer during "
+                             "an alarm")
+        if average is not None:
+            if isinstance(average, bool) or not isinstance(
+                    average, int | float | np.integer | np.floating) \
+                    or not 0 <= average < 1:
+                raise ValueError(f"average must be a number in [0, 1) or None, got {average!r}")
+            average = float(average)
+        self.average = average
         self.name = name or f"online {type(learner).__name__}"
+        self._fast: tuple | None = None
         self._learner: Any = None
         self._anchor: tuple | None = None
         self._buf_x: np.ndarray | None = None
@@ -550,6 +599,7 @@ class OnlineAdapter(Deployment):
                              f"({_queries_per_sample(self._learner, net)} queries each for "
                              f"{type(self._learner).__name__} on {len(net.blocks)} blocks)")
         self._anchor = self._snapshot(net)
+        self._fast = None
         self._buf_x = self._buf_y = None
         self.updates = 0
         if self.detector is not None:
@@ -620,11 +670,22 @@ class OnlineAdapter(Deployment):
         macs0 = lrn.train_macs
         lrn.optimizer.lr = (self.alarm_lr or self._base_lr) if alarm else self._base_lr
         try:
+            if self._fast is not None:  # the learner's own weights, not the served average
+                _restore_model(net, self._fast)
             lrn.update(net, xb, yb, rng=rng)
+            if alarm and self._buf_x is not None and len(self._buf_x):
+                for _ in range(self.alarm_updates - 1):
+                    pick = rng.choice(len(self._buf_x), size=min(len(xb), len(self._buf_x)),
+                                      replace=False)
+                    lrn.update(net, self._buf_x[pick], self._buf_y[pick], rng=rng)
             self._apply_trust_region(net, self.alarm_trust_region if alarm
                                      else self.trust_region)
             if not _finite_model(net):
                 raise FloatingPointError(f"{self.name}: the update made a parameter non-finite")
+            if self.average is not None:
+                fast = _model_state(net)
+                _restore_model(net, _blend(saved[0], fast, self.average))
+                self._fast = fast
         except BaseException:
             _restore_model(net, saved[0])
             (lrn.state, lrn._net_uid, lrn.train_macs, lrn._bound_readout,

@@ -176,7 +176,8 @@ def task_specs(quick: bool) -> dict[str, TaskSpec]:
     specs = {
         "vowels-acoustic": TaskSpec(
             "vowels-acoustic", parameter="input_gain", shift=-0.4, drift=-0.5,
-            select_parameter="output_gain", select_shift=-0.5, extras=True),
+            select_parameter="output_gain", select_shift=-0.5, select_splits=6,
+            extras=True),
         "vowels-microwave": TaskSpec(
             "vowels-microwave", parameter="detuning", shift=0.02, drift=0.02,
             select_parameter="detuning", select_shift=-0.02, horizon=2000, eval_every=250,
@@ -228,7 +229,11 @@ DEFAULT_ONLINE = "lr/10 + replay"  # when a task skips the selection (quick runs
 # input mapping); tasks that name no candidates compare the others (_GENERAL).
 _SLOW = ("lr/30 + replay", "lr/30 + large replay",
          "detector vs deployment error: lr/100 always, lr/10 on alarm, large replay")
-_FASHION = ("lr/100 + replay", *_SLOW)
+_BURST = ("detector vs deployment error: lr/100 always, 8 updates at lr/3 on alarm",
+          "detector vs deployment error: lr/30 always, 8 updates at lr/3 on alarm, averaged",
+          "sensitive detector vs deployment error: lr/30 always, 8 updates at lr/3 on alarm, "
+          "averaged")
+_FASHION = ("lr/100 + replay", *_BURST)
 
 
 def adapter_candidates(train_lr: float, inner_steps: int = 10) -> dict[str, dict]:
@@ -237,6 +242,7 @@ def adapter_candidates(train_lr: float, inner_steps: int = 10) -> dict[str, dict
     replay = {"replay": 128, "replay_batch": 32}
     alarm = {"replay": 128, "replay_batch": 64, "detector": True}
     large = {"replay": 512, "replay_batch": 128}
+    burst = {"replay": 4096, "replay_batch": 96, "detector": "reference", "alarm_updates": 8}
     return {
         "training lr, no safeguard": {"lr": train_lr},
         "lr/10": {"lr": train_lr / 10},
@@ -268,6 +274,17 @@ def adapter_candidates(train_lr: float, inner_steps: int = 10) -> dict[str, dict
             "inner_steps": 3 * inner_steps},
         "detector vs deployment error: lr/100 always, lr/10 on alarm, large replay": {
             "lr": train_lr / 100, "alarm_lr": train_lr / 10, **large, "detector": "reference"},
+        # a burst of relearning while the detector says the network is off: 8 updates per
+        # served batch (7 of them on samples drawn from a buffer of 4096), then back to idle
+        "detector vs deployment error: lr/100 always, 8 updates at lr/3 on alarm": {
+            "lr": train_lr / 100, "alarm_lr": train_lr / 3, **burst},
+        "detector vs deployment error: lr/30 always, 8 updates at lr/3 on alarm, averaged": {
+            "lr": train_lr / 30, "alarm_lr": train_lr / 3, **burst, "average": 0.9},
+        # the same with half the detector's allowance (k = 0.25 sigma): alarms on smaller
+        # rises of the error rate, sooner under a slow drift, at the risk of false alarms
+        "sensitive detector vs deployment error: lr/30 always, 8 updates at lr/3 on alarm, "
+        "averaged": {"lr": train_lr / 30, "alarm_lr": train_lr / 3, **burst, "average": 0.9,
+                     "detector_k": 0.25},
     }
 
 
@@ -294,14 +311,15 @@ def make_adapter(learner, settings: dict, name: str = "online PhyLL",
     before deployment, and keeps that reference after every alarm (``rebase=False``)."""
     kw = dict(settings)
     det = kw.pop("detector", False)
+    dkw = {"k": kw.pop("detector_k")} if "detector_k" in kw else {}
     if det == "reference":
         if net is None or stream is None:
             raise ValueError(f"candidate {name!r} needs the trained net and the stream")
         x, y = stream
         kw["detector"] = ChangeDetector(reference=float(np.mean(net.predict(x) != y)),
-                                        rebase=False)
+                                        rebase=False, **dkw)
     elif det:
-        kw["detector"] = ChangeDetector()
+        kw["detector"] = ChangeDetector(**dkw)
     return OnlineAdapter(learner, name=name, **kw)
 
 

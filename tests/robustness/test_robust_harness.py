@@ -275,3 +275,60 @@ def test_hard_negatives_measure_more_wrong_labels_per_update(phyll_net):
     with pytest.raises(ValueError, match=f"negatives must be <= num_classes - 1 = {K - 1}"):
         evaluate_under(net, xt, yt, None, horizon=32, eval_every=32, stream=(x, y),
                        method=OnlineAdapter(learner, negatives=K))
+
+
+def test_alarm_updates_add_replayed_updates_only_during_an_alarm(phyll_net):
+    learner, net, x, y, xt, yt = phyll_net
+    ref = float(np.mean(net.predict(x) != y))
+    reps, methods = {}, {}
+    for n in (1, 8):
+        methods[n] = OnlineAdapter(learner, lr=3e-4, replay=512, replay_batch=32,
+                                   idle_updates=False, alarm_updates=n,
+                                   detector=ChangeDetector(reference=ref, rebase=False))
+        reps[n] = evaluate_under(net, xt, yt, SHIFT, horizon=3072, eval_every=256,
+                                 method=methods[n], stream=(x, y))  # batches of 32
+    per_sample = (1 + learner.negatives) * len(net.blocks)
+    for n, m in methods.items():
+        # no query before the shift; then n updates of 32 served + 32 replayed per alarm batch
+        assert m.detector.alarms >= 1 and m.updates >= 1
+        assert reps[n].adapt_queries[reps[n].queries <= 1000].max() == 0
+        assert reps[n].cost["adapt_queries"] == m.updates * n * 64 * per_sample
+    # the burst relearns faster than one update per served batch, and recovers
+    after = reps[1].queries > 1000
+    assert reps[8].accuracy[after][1] > reps[1].accuracy[after][1]
+    assert_robust(reps[8], recover_within=2000)
+    assert reps[8].final_accuracy >= reps[8].accuracy_before - 0.01
+    with pytest.raises(ValueError, match="alarm_updates > 1 needs a detector"):
+        OnlineAdapter(learner, replay=64, alarm_updates=2)
+    with pytest.raises(ValueError, match="alarm_updates > 1 needs a detector"):
+        OnlineAdapter(learner, detector=ChangeDetector(), alarm_updates=2)
+    with pytest.raises(ValueError, match="alarm_updates must be an int >= 1"):
+        OnlineAdapter(learner, alarm_updates=0)
+
+
+def test_average_serves_a_running_mean_of_the_learners_weights(phyll_net):
+    learner, net, x, y, xt, yt = phyll_net
+    rng = np.random.default_rng(3)
+    avg, plain = deploy(net), deploy(net)
+    m_avg = OnlineAdapter(learner, lr=3e-3, average=0.75)
+    m_plain = OnlineAdapter(learner, lr=3e-3)
+    m_avg.start(avg, rng)
+    m_plain.start(plain, rng)
+    served = [p.weight.copy() for p in avg.get_params()]
+    for step in range(3):
+        m_avg.adapt(avg, x[32 * step:32 * step + 32], y[32 * step:32 * step + 32], None,
+                    np.random.default_rng(step))
+        m_plain.adapt(plain, x[32 * step:32 * step + 32], y[32 * step:32 * step + 32], None,
+                      np.random.default_rng(step))
+        fast = [p.weight for p in m_avg._fast[0]]
+        # the learner's own weights follow the plain adapter's exactly ...
+        for f, p in zip(fast, plain.get_params(), strict=True):
+            np.testing.assert_array_equal(f, p.weight)
+        # ... and the network serves their running mean
+        served = [0.75 * s + 0.25 * f for s, f in zip(served, fast, strict=True)]
+        for s, p in zip(served, avg.get_params(), strict=True):
+            np.testing.assert_allclose(p.weight, s, rtol=1e-5, atol=1e-7)
+    assert not np.array_equal(avg.get_params()[0].weight, plain.get_params()[0].weight)
+    for bad in (1.0, -0.1, True, "0.9"):
+        with pytest.raises(ValueError, match="average must be a number in"):
+            OnlineAdapter(learner, average=bad)
