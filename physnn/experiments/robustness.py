@@ -26,7 +26,8 @@ two optical speckle blocks, on a *subset* (fewer training images, a 20 x 20 came
 hidden units: not the 88 % set-up of ``phyll_fashion_optics``). Accuracies are pooled over
 splits; per-split numbers are reported as mean ± std.
 
-Run: ``physnn run robustness --out out/robustness`` (all tasks; about 2 h on two cores),
+Run: ``physnn run robustness --out out/robustness`` (all tasks; about 2.5 h on one core:
+acoustic ~65 min, Fashion-MNIST ~40 min, microwave ~45 min without the baselines),
 ``--set tasks=[vowels-acoustic]`` for one task, ``--quick`` for CI (well under a minute).
 """
 
@@ -186,8 +187,12 @@ def task_specs(quick: bool) -> dict[str, TaskSpec]:
             pat_divisors=(10, 30), refit=TwinRefit(n_queries=1500, epochs=60),
             retrain_epochs=30),
         "fashion-optics": TaskSpec(
+            # selection: a smaller decorrelation (0.6: the validation network loses ~7
+            # points, against ~15 at the test's 0.8). An exposure change (tried before) is
+            # absorbed within 1000 queries by every candidate, so it could not tell which
+            # ones relearn the camera features.
             "fashion-optics", parameter="decorrelation", shift=0.8, drift=0.8,
-            select_parameter="exposure", select_shift=-0.8, horizon=10000, eval_every=1000,
+            select_parameter="decorrelation", select_shift=0.6, horizon=10000, eval_every=1000,
             onset=2000, every=1, splits=2, phyll_lr=1e-3, phyll_epochs=8, inner_steps=5,
             bp_lr=1e-3, bp_epochs=8, twin_queries=5000, twin_epochs=60, select_splits=1,
             candidates=_FASHION, pat_divisors=(10, 30),
@@ -471,7 +476,7 @@ def output_std(spec: TaskSpec) -> float:
 def scenarios(spec: TaskSpec, out_std: float, select: bool = False) -> dict[str, Scenario]:
     """The test scenarios of the task (``out_std``: the hardware's output spread, which
     scales the growing noise), or with ``select`` the validation scenarios used to choose
-    the deployment settings (another parameter or sign than the test's)."""
+    the deployment settings (another parameter, sign or size than the test's)."""
     h, on = spec.horizon, spec.onset
     if select:
         return {"none": Scenario("none"),
@@ -533,7 +538,7 @@ def rank_online(table: dict, name: str) -> tuple:
 def select(spec: TaskSpec, cfg: Config, log, learner: str = "PhyLL") -> dict:
     """Choose the deployment settings on validation splits carved from the training data,
     under no perturbation, a *selection* shift and a *selection* drift (a change of another
-    parameter than the test scenarios', or of the opposite sign).
+    parameter than the test scenarios', or of the opposite sign, or of another size).
 
     Online ``learner``: among the candidates whose pooled validation accuracy with no perturbation
     never falls more than 0.5 point below the frozen network's, prefer those that recover

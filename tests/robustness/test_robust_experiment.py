@@ -115,3 +115,15 @@ def test_selection_rule_counts_missed_targets_first():
     chosen, ok = rb._pick(table, "validation_none_worst_gap_vs_frozen_points",
                           lambda c: rb.rank_online(table, c))
     assert chosen == "both, but expensive" and ok
+
+
+def test_selection_never_sees_the_test_change():
+    from physnn.experiments import robustness as R
+
+    for quick in (False, True):
+        for name, spec in R.task_specs(quick).items():
+            # another parameter, or the same one moved by another amount
+            assert (spec.select_parameter, spec.select_shift) != (spec.parameter, spec.shift), name
+            assert (spec.select_parameter, spec.select_shift) != (spec.parameter, spec.drift), name
+            sel = R.scenarios(spec, 1.0, select=True)
+            assert set(sel) == {"none", "selection shift", "selection drift"}
