@@ -645,6 +645,12 @@ class OnlineAdapter(Deployment):
         by = y if self._buf_y is None else np.concatenate([self._buf_y, y])
         self._buf_x, self._buf_y = bx[-self.replay:], by[-self.replay:]
 
+    def _draw(self, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``k`` distinct buffered samples (none if the buffer is empty)."""
+        n = 0 if self._buf_x is None else len(self._buf_x)
+        pick = rng.choice(n, size=min(k, n), replace=False)
+        return self._buf_x[pick], self._buf_y[pick]
+
     def adapt(self, net, x, y, served, rng):
         alarm = False
         if self.detector is not None and served is not None:
@@ -657,10 +663,8 @@ class OnlineAdapter(Deployment):
             return 0
         xb, yb = x, y
         if self.replay_batch and self._buf_x is not None and len(self._buf_x):
-            k = min(self.replay_batch, len(self._buf_x))
-            pick = rng.choice(len(self._buf_x), size=k, replace=False)
-            xb = np.concatenate([x, self._buf_x[pick]])
-            yb = np.concatenate([y, self._buf_y[pick]])
+            rx, ry = self._draw(self.replay_batch, rng)
+            xb, yb = np.concatenate([x, rx]), np.concatenate([y, ry])
         if self.budget is not None:
             n = self.budget // _queries_per_sample(self._learner, net)
             xb, yb = xb[:n], yb[:n]
@@ -675,9 +679,7 @@ class OnlineAdapter(Deployment):
             lrn.update(net, xb, yb, rng=rng)
             if alarm and self._buf_x is not None and len(self._buf_x):
                 for _ in range(self.alarm_updates - 1):
-                    pick = rng.choice(len(self._buf_x), size=min(len(xb), len(self._buf_x)),
-                                      replace=False)
-                    lrn.update(net, self._buf_x[pick], self._buf_y[pick], rng=rng)
+                    lrn.update(net, *self._draw(len(xb), rng), rng=rng)
             self._apply_trust_region(net, self.alarm_trust_region if alarm
                                      else self.trust_region)
             if not _finite_model(net):
